@@ -1,0 +1,75 @@
+"""Every hyperparameter of NU-Wave, grouped as model / diffusion / data / train / sample.
+
+`nuwave_x2.py` and `nuwave_x3.py` are this recipe at ratio 2 and 3; `tiny.py` shrinks it for tests.
+The numbers are the paper's and its code's (see ../shared/REFERENCE.md of the project, sections 1-4).
+"""
+
+import ml_collections
+
+# The paper's 8-step inference schedule (hparameter.yaml "ddpm.infer_schedule").
+PAPER_SAMPLING_BETAS = (1e-6, 2e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 9e-1)
+
+
+def get_config(ratio: int = 2) -> ml_collections.ConfigDict:
+  config = ml_collections.ConfigDict()
+
+  config.model = ml_collections.ConfigDict()
+  config.model.residual_channels = 64
+  config.model.residual_layers = 30
+  config.model.dilation_cycle = 10          # dilation 2^(i mod cycle)
+  config.model.kernel_size = 3
+  config.model.embedding_channels = 128     # sin/cos features of the noise level
+  config.model.embedding_dim = 512
+  config.model.embedding_scale = 50000.0    # v_i = scale * level * 10^(-4 i / 64)
+  config.model.dtype = 'float32'            # convolutions: 'float32' or 'bfloat16'
+
+  config.diffusion = ml_collections.ConfigDict()
+  config.diffusion.num_steps = 1000         # training schedule: T
+  config.diffusion.beta_start = 1e-6
+  config.diffusion.beta_end = 0.006
+  config.diffusion.loss = 'log_l1'          # 'log_l1' (NU-Wave) or 'l1' (NU-Wave 2)
+
+  config.data = ml_collections.ConfigDict()
+  config.data.sample_rate_hz = 48000
+  config.data.ratio = ratio                 # 2: 24 -> 48 kHz, 3: 16 -> 48 kHz
+  config.data.segment_samples = 32768       # training crop (0.68 s)
+  config.data.lowpass_n_fft = 1024          # condition: STFT brick-wall low-pass
+  config.data.lowpass_hop = 256
+  config.data.gain_min = 0.5                # random gain U(gain_min, gain_max) in training
+  config.data.gain_max = 1.0
+  config.data.trim_top_db = 15.0            # librosa trim per utterance (0 disables)
+  # Where the audio comes from: 'folder' (any tree of audio files with train/ and eval/
+  # subfolders), 'vctk' (the VCTK 0.92 layout in manual_dir) or 'tfds' (a prepared TFDS name).
+  config.data.source = 'vctk'
+  config.data.dir = ''                      # the audio folder, or VCTK's manual_dir
+  config.data.tfds_name = ''
+  config.data.tfds_data_dir = ''
+  config.data.vctk_variant = 'multi'        # 'multi' (108 speakers) or 'single' (p225)
+  config.data.on_bad_file = 'fail'          # 'fail' or 'skip' (with a warning and a count)
+  config.data.shuffle_buffer = 1024
+
+  config.train = ml_collections.ConfigDict()
+  config.train.batch_size = 36              # global: 18 per GPU on 2 GPUs
+  config.train.learning_rate = 3e-5
+  config.train.adam_b1 = 0.5
+  config.train.adam_b2 = 0.999
+  config.train.adam_eps = 1e-9
+  config.train.grad_clip_norm = 0.5
+  config.train.ema_decay = 0.999
+  config.train.ema_style = 'standard'       # 'standard' or the original's 'original' (see README)
+  config.train.num_steps = 1_500_000
+  config.train.log_every = 100
+  config.train.eval_every = 10_000
+  config.train.eval_utterances = 4
+  config.train.checkpoint_every = 5_000
+  config.train.keep_checkpoints = 3
+  config.train.seed = 0
+
+  config.sample = ml_collections.ConfigDict()
+  config.sample.betas = PAPER_SAMPLING_BETAS
+  config.sample.seed = 0
+  config.sample.chunk_seconds = 4.0         # long files are sampled in overlapping chunks
+  config.sample.overlap_seconds = 0.5
+  config.sample.batch_size = 4
+
+  return config

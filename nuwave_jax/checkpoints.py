@@ -1,0 +1,85 @@
+"""Checkpoint directories shared by training, conversion and sampling (orbax).
+
+Layout of a checkpoint directory DIR (a training workdir, or the output of `nuwave_jax.convert`):
+  DIR/config.json                  the config the parameters were made with
+  DIR/checkpoints/<step>/model     {'params': ..., 'ema_params': ...}  (ema_params absent when converted)
+  DIR/checkpoints/<step>/train     optimizer state, step and RNG (training checkpoints only)
+Orbax writes each step to a temporary folder and renames it when complete, so a crash during a save
+leaves the previous step intact. Saves are asynchronous: call `manager.wait_until_finished()` before exit.
+"""
+
+import pathlib
+
+import jax
+import ml_collections
+import numpy as np
+import orbax.checkpoint as ocp
+
+from nuwave_jax import configuration
+from nuwave_jax import model as model_lib
+
+CHECKPOINT_SUBDIR = 'checkpoints'
+
+
+def make_manager(directory: str | pathlib.Path, keep: int | None = None) -> ocp.CheckpointManager:
+  """An async orbax CheckpointManager for DIR/checkpoints, keeping the newest `keep` steps."""
+  path = pathlib.Path(directory).absolute() / CHECKPOINT_SUBDIR
+  options = ocp.CheckpointManagerOptions(max_to_keep=keep, enable_async_checkpointing=True,
+                                         create=True)
+  return ocp.CheckpointManager(path, options=options)
+
+
+def save(manager: ocp.CheckpointManager, step: int, model_tree: dict, train_tree: dict | None = None):
+  """Starts an asynchronous save of step `step`; `model_tree` is {'params': ..., ['ema_params': ...]}."""
+  items = {'model': ocp.args.StandardSave(model_tree)}
+  if train_tree is not None:
+    items['train'] = ocp.args.StandardSave(train_tree)
+  manager.save(step, args=ocp.args.Composite(**items))
+
+
+def restore_params(directory: str | pathlib.Path, config: ml_collections.ConfigDict | None = None,
+                   use_ema: bool = True, step: int | None = None):
+  """Parameters for inference from a checkpoint directory.
+
+  Returns (params, saved_config, step). With `config`, a checkpoint of another model config is
+  refused. EMA parameters are used when present and `use_ema`; a converted checkpoint has only params.
+  """
+  directory = pathlib.Path(directory)
+  if not directory.is_dir():
+    raise FileNotFoundError(f'checkpoint directory {directory} does not exist')
+  saved_config = configuration.load_saved_config(directory)
+  if config is not None:
+    configuration.check_same_architecture(saved_config, config, str(directory))
+  manager = make_manager(directory)
+  try:
+    step = manager.latest_step() if step is None else step
+    if step is None:
+      raise FileNotFoundError(f'{directory / CHECKPOINT_SUBDIR} holds no complete checkpoint')
+    restored = manager.restore(step, args=ocp.args.Composite(model=ocp.args.StandardRestore()))
+  finally:
+    manager.close()
+  tree = restored['model']
+  params = tree['ema_params'] if use_ema and 'ema_params' in tree else tree['params']
+  check_params_match(params, saved_config, str(directory))
+  return params, saved_config, step
+
+
+def param_shapes(config: ml_collections.ConfigDict) -> dict[tuple[str, ...], tuple[int, ...]]:
+  """{('layer_0', 'dilated_conv', 'kernel'): (3, 64, 128), ...} for the network `config` describes."""
+  module = model_lib.build_model(config)
+  abstract = jax.eval_shape(lambda: model_lib.init_params(module, jax.random.key(0)))
+  return {tuple(k.key for k in path): leaf.shape
+          for path, leaf in jax.tree_util.tree_leaves_with_path(abstract)}
+
+
+def check_params_match(params, config: ml_collections.ConfigDict, where: str) -> None:
+  """Raises if `params` do not have exactly the names and shapes of the network `config` describes."""
+  want = {'/'.join(k): v for k, v in param_shapes(config).items()}
+  have = {'/'.join(k.key for k in path): np.shape(leaf)
+          for path, leaf in jax.tree_util.tree_leaves_with_path(params)}
+  problems = [f'missing {k}' for k in sorted(set(want) - set(have))]
+  problems += [f'unexpected {k}' for k in sorted(set(have) - set(want))]
+  problems += [f'{k} has shape {have[k]}, expected {want[k]}'
+               for k in sorted(set(want) & set(have)) if have[k] != want[k]]
+  if problems:
+    raise ValueError(f'parameters in {where} do not fit the config: ' + '; '.join(problems[:10]))

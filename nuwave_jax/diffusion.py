@@ -1,0 +1,95 @@
+"""Diffusion math of NU-Wave (REFERENCE section 2), as pure functions on arrays.
+
+Symbols follow the paper: beta_t, alpha_t = 1 - beta_t, alpha_bar_t = prod_{s<=t} alpha_s, and the
+noise level fed to the network l = sqrt(alpha_bar). Schedules are computed in float64 with numpy
+and handed to JAX as float32 arrays: the last sampling levels differ from 1 only in the 6th decimal.
+"""
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+class Schedule(NamedTuple):
+  """A discrete schedule of T steps; index t-1 holds step t. All [T] float32 except `levels` [T+1].
+
+  The reverse-step coefficients are precomputed in float64: in float32, 1 - alpha_bar_1 = 1e-6 would
+  carry a 6 % error.
+  """
+  betas: jax.Array
+  alpha_bars: jax.Array
+  levels: jax.Array           # sqrt(alpha_bar_t) for t = 0..T, with alpha_bar_0 = 1
+  noise_coefs: jax.Array      # beta_t / sqrt(1 - alpha_bar_t)
+  inv_sqrt_alphas: jax.Array  # 1 / sqrt(alpha_t)
+  sigmas: jax.Array           # sqrt(beta_t (1 - alpha_bar_{t-1}) / (1 - alpha_bar_t)); 0 at t = 1
+
+
+def make_schedule(betas) -> Schedule:
+  """Schedule from betas [T] (any sequence); products in float64."""
+  betas = np.asarray(betas, np.float64)
+  if betas.ndim != 1 or not np.all((betas > 0) & (betas < 1)):
+    raise ValueError(f'betas must be a 1-D sequence in (0, 1), got {betas}')
+  alphas = 1.0 - betas
+  alpha_bars = np.cumprod(alphas)
+  one_minus_alpha_bars = -np.expm1(np.cumsum(np.log1p(-betas)))  # 1 - alpha_bar without cancellation
+  one_minus_alpha_bars_prev = np.concatenate([[0.0], one_minus_alpha_bars[:-1]])
+  sigmas = np.sqrt(betas * one_minus_alpha_bars_prev / one_minus_alpha_bars)
+  f32 = lambda a: jnp.asarray(a, jnp.float32)
+  return Schedule(betas=f32(betas), alpha_bars=f32(alpha_bars),
+                  levels=f32(np.sqrt(np.concatenate([[1.0], alpha_bars]))),
+                  noise_coefs=f32(betas / np.sqrt(one_minus_alpha_bars)),
+                  inv_sqrt_alphas=f32(1.0 / np.sqrt(alphas)), sigmas=f32(sigmas))
+
+
+def training_schedule(num_steps: int, beta_start: float, beta_end: float) -> Schedule:
+  """The linear training schedule: beta from beta_start to beta_end over num_steps (paper: 1e-6..0.006, T=1000)."""
+  return make_schedule(np.linspace(beta_start, beta_end, num_steps))
+
+
+def sample_noise_level(rng: jax.Array, levels: jax.Array, batch: int) -> jax.Array:
+  """WaveGrad's continuous level: s ~ U{1..T}, l ~ U(levels[s], levels[s-1]). -> [batch] float32."""
+  step_rng, uniform_rng = jax.random.split(rng)
+  num_steps = levels.shape[0] - 1
+  s = jax.random.randint(step_rng, (batch,), 1, num_steps + 1)
+  u = jax.random.uniform(uniform_rng, (batch,), jnp.float32)
+  return levels[s - 1] * u + levels[s] * (1.0 - u)
+
+
+def q_sample(clean: jax.Array, noise_level: jax.Array, noise: jax.Array) -> jax.Array:
+  """y_noisy = l * y0 + sqrt(1 - l^2) * eps. clean, noise: [batch, time]; noise_level: [batch]."""
+  level = noise_level[:, None]
+  return level * clean + jnp.sqrt(1.0 - level**2) * noise
+
+
+def per_example_l1(noise: jax.Array, noise_hat: jax.Array, lengths: jax.Array | None = None) -> jax.Array:
+  """mean_t |eps - eps_hat| per example, over the first `lengths` samples if given. -> [batch]."""
+  error = jnp.abs(noise - noise_hat)
+  if lengths is None:
+    return error.mean(axis=-1)
+  mask = jnp.arange(error.shape[-1])[None, :] < lengths[:, None]
+  return jnp.where(mask, error, 0.0).sum(axis=-1) / jnp.maximum(lengths, 1)
+
+
+def loss(noise: jax.Array, noise_hat: jax.Array, kind: str = 'log_l1') -> jax.Array:
+  """The training loss, a scalar. 'log_l1' (NU-Wave): mean over the batch of log(max(L1, 1e-20));
+  'l1' (NU-Wave 2): mean of L1."""
+  l1 = per_example_l1(noise.astype(jnp.float32), noise_hat.astype(jnp.float32))
+  if kind == 'log_l1':
+    return jnp.log(jnp.maximum(l1, 1e-20)).mean()
+  if kind == 'l1':
+    return l1.mean()
+  raise ValueError(f"unknown loss {kind!r}: use 'log_l1' or 'l1'")
+
+
+def reverse_step(noisy: jax.Array, noise_hat: jax.Array, t: jax.Array, schedule: Schedule,
+                 z: jax.Array) -> jax.Array:
+  """One ancestral DDPM step y_t -> y_{t-1} (paper Algorithm 2); t is 1-based, z ~ N(0, I).
+
+  y_{t-1} = (y_t - beta_t / sqrt(1 - alpha_bar_t) * eps_hat) / sqrt(alpha_t) + sigma_t z,
+  sigma_t^2 = beta_t (1 - alpha_bar_{t-1}) / (1 - alpha_bar_t), and no noise at t = 1.
+  """
+  i = t - 1
+  mean = (noisy - schedule.noise_coefs[i] * noise_hat) * schedule.inv_sqrt_alphas[i]
+  return mean + schedule.sigmas[i] * z

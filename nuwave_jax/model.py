@@ -1,0 +1,147 @@
+"""The NU-Wave network (REFERENCE section 1): DiffWave with a waveform-domain condition path.
+
+Layout is channels-last: audio [batch, time] becomes features [batch, time, channels].
+The network is split in two so that sampling can compute the condition path once per utterance:
+  features = module.apply(v, cond, method=NuWave.condition_features)     # [layers, batch, time, 2C]
+  eps_hat  = module.apply(v, noisy, features, level, method=NuWave.denoise)
+and `module.apply(v, noisy, cond, level)` is the plain forward pass that does both.
+"""
+
+import math
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+# PyTorch's initialisers, which the original relies on: Kaiming-normal (gain sqrt 2, fan-in) for every
+# conv weight; U(+-1/sqrt(fan_in)) for Linear weights and for every bias.
+kaiming_normal = nn.initializers.variance_scaling(2.0, 'fan_in', 'normal')
+torch_linear_kernel = nn.initializers.variance_scaling(1.0 / 3.0, 'fan_in', 'uniform')
+
+
+def torch_bias(fan_in: int):
+  bound = 1.0 / math.sqrt(fan_in)
+
+  def init(key, shape, dtype=jnp.float32):
+    return jax.random.uniform(key, shape, dtype, -bound, bound)
+
+  return init
+
+
+def conv(features: int, in_features: int, kernel_size: int = 1, dilation: int = 1, dtype=jnp.float32,
+         name: str | None = None) -> nn.Conv:
+  """A 1-D conv with 'same' padding, PyTorch init, float32 params, compute in `dtype`."""
+  return nn.Conv(features, (kernel_size,), kernel_dilation=(dilation,), padding='SAME', dtype=dtype,
+                 param_dtype=jnp.float32, kernel_init=kaiming_normal,
+                 bias_init=torch_bias(in_features * kernel_size), name=name)
+
+
+def dense(features: int, in_features: int, name: str | None = None) -> nn.Dense:
+  """A float32 Linear layer with PyTorch init (the noise-level path stays float32)."""
+  return nn.Dense(features, dtype=jnp.float32, param_dtype=jnp.float32,
+                  kernel_init=torch_linear_kernel, bias_init=torch_bias(in_features), name=name)
+
+
+def noise_level_features(noise_level: jax.Array, channels: int, scale: float) -> jax.Array:
+  """[sin v, cos v] with v_i = scale * level * 10^(-4 i / (channels/2)). [batch] -> [batch, channels]."""
+  half = channels // 2
+  # Frequencies rounded once from float64: v reaches 5e4, where one float32 ulp of a frequency
+  # (float32 pow differs by an ulp across libraries) moves sin(v) by 4e-3.
+  exponents = jnp.asarray(1e-4 ** (np.arange(half) / half), jnp.float32)
+  v = jnp.float32(scale) * noise_level.astype(jnp.float32)[:, None] * exponents[None, :]
+  return jnp.concatenate([jnp.sin(v), jnp.cos(v)], axis=-1)
+
+
+class ResidualLayer(nn.Module):
+  """One gated residual layer with dilation `dilation`; condition_conv is the path on y_c."""
+  channels: int
+  dilation: int
+  embedding_dim: int
+  kernel_size: int = 3
+  dtype: jnp.dtype = jnp.float32
+
+  def setup(self):
+    c = self.channels
+    self.diffusion_projection = dense(c, self.embedding_dim)
+    self.dilated_conv = conv(2 * c, c, self.kernel_size, self.dilation, self.dtype)
+    self.condition_conv = conv(2 * c, c, self.kernel_size, self.dilation, self.dtype)
+    self.output_projection = conv(2 * c, c, 1, 1, self.dtype)
+
+  def condition_features(self, c: jax.Array) -> jax.Array:
+    """[batch, time, C] -> [batch, time, 2C]."""
+    return self.condition_conv(c)
+
+  def __call__(self, x: jax.Array, cond_features: jax.Array, embedding: jax.Array):
+    """x: [batch, time, C], cond_features: [batch, time, 2C], embedding: [batch, E].
+
+    Returns (next x [batch, time, C], skip [batch, time, C]).
+    """
+    h = x + self.diffusion_projection(embedding)[:, None, :].astype(x.dtype)
+    u = self.dilated_conv(h) + cond_features
+    # The original names the halves (gate, filter) but applies sigmoid to the first: keep that order.
+    out = jax.nn.sigmoid(u[..., :self.channels]) * jnp.tanh(u[..., self.channels:])
+    out = self.output_projection(out)
+    residual, skip = out[..., :self.channels], out[..., self.channels:]
+    return (x + residual) / math.sqrt(2.0), skip
+
+
+class NuWave(nn.Module):
+  """eps_hat = f(noisy [batch, time], cond [batch, time], noise_level [batch] float32) -> [batch, time]."""
+  residual_channels: int = 64
+  residual_layers: int = 30
+  dilation_cycle: int = 10
+  kernel_size: int = 3
+  embedding_channels: int = 128
+  embedding_dim: int = 512
+  embedding_scale: float = 50000.0
+  dtype: jnp.dtype = jnp.float32
+
+  def setup(self):
+    c = self.residual_channels
+    self.input_projection = conv(c, 1, dtype=self.dtype)
+    self.condition_projection = conv(c, 1, dtype=self.dtype)
+    self.embedding_projection1 = dense(self.embedding_dim, self.embedding_channels)
+    self.embedding_projection2 = dense(self.embedding_dim, self.embedding_dim)
+    self.layers = [
+        ResidualLayer(c, 2**(i % self.dilation_cycle), self.embedding_dim, self.kernel_size,
+                      self.dtype, name=f'layer_{i}') for i in range(self.residual_layers)
+    ]
+    self.skip_projection = conv(c, c, dtype=self.dtype)
+    self.output_projection = conv(1, c, dtype=self.dtype)
+
+  def condition_features(self, cond: jax.Array) -> jax.Array:
+    """The step-independent condition path. cond: [batch, time] -> [layers, batch, time, 2C]."""
+    c = nn.silu(self.condition_projection(cond[..., None].astype(self.dtype)))
+    return jnp.stack([layer.condition_features(c) for layer in self.layers])
+
+  def denoise(self, noisy: jax.Array, cond_features: jax.Array, noise_level: jax.Array) -> jax.Array:
+    """noisy: [batch, time], cond_features: [layers, batch, time, 2C], noise_level: [batch] -> [batch, time]."""
+    x = nn.silu(self.input_projection(noisy[..., None].astype(self.dtype)))
+    e = noise_level_features(noise_level, self.embedding_channels, self.embedding_scale)
+    e = nn.silu(self.embedding_projection2(nn.silu(self.embedding_projection1(e))))
+    skip_sum = 0.0
+    for i, layer in enumerate(self.layers):
+      x, skip = layer(x, cond_features[i], e)
+      skip_sum = skip_sum + skip
+    y = nn.silu(self.skip_projection(skip_sum / math.sqrt(len(self.layers))))
+    return self.output_projection(y)[..., 0].astype(jnp.float32)
+
+  def __call__(self, noisy: jax.Array, cond: jax.Array, noise_level: jax.Array) -> jax.Array:
+    return self.denoise(noisy, self.condition_features(cond), noise_level)
+
+
+def build_model(config: ml_collections.ConfigDict) -> NuWave:
+  """The network described by `config.model` (a `get_config()` result)."""
+  m = config.model
+  return NuWave(residual_channels=m.residual_channels, residual_layers=m.residual_layers,
+                dilation_cycle=m.dilation_cycle, kernel_size=m.kernel_size,
+                embedding_channels=m.embedding_channels, embedding_dim=m.embedding_dim,
+                embedding_scale=m.embedding_scale, dtype=jnp.dtype(m.dtype))
+
+
+def init_params(module: NuWave, rng: jax.Array, time: int = 64):
+  """Float32 params for `module` (shapes do not depend on `time`)."""
+  zeros = jnp.zeros((1, time), jnp.float32)
+  return module.init(rng, zeros, zeros, jnp.ones((1,), jnp.float32))['params']

@@ -1,0 +1,90 @@
+"""The converter from the original's PyTorch checkpoints, and the checkpoint directory it writes."""
+
+import argparse
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from nuwave_jax import checkpoints
+from nuwave_jax import configuration
+from nuwave_jax import convert
+from nuwave_jax import model as model_lib
+from tests import reference_numpy
+
+
+def _state_dict(config, seed=0):
+  m = config.model
+  return reference_numpy.random_state_dict(np.random.default_rng(seed), m.residual_channels,
+                                           m.residual_layers, m.embedding_channels, m.embedding_dim)
+
+
+def test_missing_unexpected_and_misshaped_keys_are_named(tiny_config):
+  sd = _state_dict(tiny_config)
+  missing = dict(sd)
+  del missing['model.residual_layers.2.low_projection.bias']
+  with pytest.raises(ValueError, match=r'missing \[.residual_layers.2.low_projection.bias'):
+    convert.params_from_torch(missing, tiny_config)
+  extra = dict(sd, **{'model.residual_layers.9.dilated_conv.weight': np.zeros((16, 8, 3))})
+  with pytest.raises(ValueError, match=r'unexpected \[.residual_layers.9.dilated_conv.weight'):
+    convert.params_from_torch(extra, tiny_config)
+  wrong = dict(sd, **{'model.residual_layers.1.dilated_conv.weight': np.zeros((16, 8, 5), np.float32)})
+  with pytest.raises(ValueError, match=r'residual_layers.1.dilated_conv.weight has shape \(16, 8, 5\), '
+                     r'expected \(16, 8, 3\)'):
+    convert.params_from_torch(wrong, tiny_config)
+  swapped = dict(sd, **{'model.diffusion_embedding.projection2.weight': np.zeros((32, 16), np.float32)})
+  with pytest.raises(ValueError, match=r'projection2.weight has shape \(32, 16\), expected \(32, 32\)'):
+    convert.params_from_torch(swapped, tiny_config)
+
+
+def test_a_paper_checkpoint_does_not_fit_the_tiny_config(tiny_config, paper_config):
+  with pytest.raises(ValueError, match='unexpected'):
+    convert.params_from_torch(_state_dict(paper_config), tiny_config)
+
+
+@pytest.mark.parametrize('layout', ['lightning', 'ema'])
+def test_cli_converts_a_torch_file_into_a_checkpoint_that_restores(tmp_path, tiny_config, layout):
+  torch = pytest.importorskip('torch', reason='torch (the optional convert extra) is not installed')
+  sd = _state_dict(tiny_config, seed=1)
+  tensors = {k: torch.from_numpy(v) for k, v in sd.items()}
+  payload = {'state_dict': tensors, 'epoch': 3, 'global_step': 1200} if layout == 'lightning' else tensors
+  path = tmp_path / 'nuwave.ckpt'
+  torch.save(payload, path)
+  out = tmp_path / 'converted'
+  assert convert.main([str(path), '--config', 'configs/tiny.py', '--out', str(out)]) == 0
+  params, saved_config, step = checkpoints.restore_params(out, tiny_config)
+  assert step == 0 and saved_config.model.to_dict() == tiny_config.model.to_dict()
+  rng = np.random.default_rng(2)
+  noisy, cond = rng.normal(size=(2, 1, 400)).astype(np.float32)
+  level = np.array([0.8], np.float32)
+  got = model_lib.build_model(tiny_config).apply({'params': params}, noisy, cond, jnp.asarray(level))
+  expected = reference_numpy.forward(sd, noisy, cond, level, 4, 2)
+  np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+  # Converting twice into the same directory is refused rather than mixing checkpoints.
+  assert convert.main([str(path), '--config', 'configs/tiny.py', '--out', str(out)]) == 1
+
+
+def test_cli_explains_pickled_hyperparameters(tmp_path, tiny_config, capsys):
+  torch = pytest.importorskip('torch', reason='torch (the optional convert extra) is not installed')
+  tensors = {k: torch.from_numpy(v) for k, v in _state_dict(tiny_config).items()}
+  path = tmp_path / 'lightning.ckpt'
+  torch.save({'state_dict': tensors, 'hyper_parameters': argparse.Namespace(lr=3e-5)}, path)
+  assert convert.main([str(path), '--config', 'configs/tiny.py', '--out', str(tmp_path / 'a')]) == 1
+  assert '--trust-pickle' in capsys.readouterr().err
+  assert convert.main([str(path), '--config', 'configs/tiny.py', '--out', str(tmp_path / 'b'),
+                       '--trust-pickle']) == 0
+
+
+def test_restore_refuses_another_config_and_missing_directories(tmp_path, tiny_config, paper_config):
+  with pytest.raises(FileNotFoundError, match='does not exist'):
+    checkpoints.restore_params(tmp_path / 'nowhere')
+  with pytest.raises(FileNotFoundError, match='config.json is missing'):
+    checkpoints.restore_params(tmp_path)
+  params = convert.params_from_torch(_state_dict(tiny_config), tiny_config)
+  configuration.save_config(tmp_path / 'ck', tiny_config)
+  manager = checkpoints.make_manager(tmp_path / 'ck')
+  checkpoints.save(manager, 0, {'params': params})
+  manager.wait_until_finished()
+  manager.close()
+  with pytest.raises(ValueError, match='another model config: .*model.embedding_channels: 16 -> 128'):
+    checkpoints.restore_params(tmp_path / 'ck', paper_config)

@@ -1,0 +1,106 @@
+"""Schedules, noise levels, q_sample, the loss and the reverse step against closed forms."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from configs import default
+from nuwave_jax import diffusion
+
+
+def test_training_schedule_matches_closed_form(paper_config):
+  d = paper_config.diffusion
+  schedule = diffusion.training_schedule(d.num_steps, d.beta_start, d.beta_end)
+  betas = 1e-6 + (0.006 - 1e-6) * np.arange(1000) / 999
+  np.testing.assert_allclose(schedule.betas, betas, rtol=1e-6)
+  np.testing.assert_allclose(schedule.alpha_bars, np.cumprod(1 - betas), rtol=1e-5)
+  # REFERENCE: sqrt(alpha_bar_T) ~ 0.222, the chain never reaches pure noise.
+  assert abs(float(schedule.levels[-1]) - 0.222) < 0.001
+  assert schedule.levels[0] == 1.0 and schedule.levels.shape == (1001,)
+
+
+def test_paper_sampling_levels_match_reference():
+  schedule = diffusion.make_schedule(default.PAPER_SAMPLING_BETAS)
+  fed = np.asarray(schedule.levels[8:0:-1], np.float64)  # levels fed at t = 8..1
+  published = [0.2983, 0.9434, 0.99443, 0.99944, 0.99994, 0.999993]
+  np.testing.assert_allclose(fed[:6], published, atol=6e-5)
+  np.testing.assert_allclose(1 - fed[6:], [1.5e-6, 5e-7], rtol=0.1)
+  betas = np.array(default.PAPER_SAMPLING_BETAS)
+  np.testing.assert_allclose(fed[::-1], np.sqrt(np.cumprod(1 - betas)), rtol=1e-7)
+
+
+def test_reverse_step_coefficients_are_exact_in_float64():
+  schedule = diffusion.make_schedule(default.PAPER_SAMPLING_BETAS)
+  betas = np.array(default.PAPER_SAMPLING_BETAS)
+  alpha_bars = np.cumprod(1 - betas)
+  # 1 - alpha_bar_1 = 1e-6 exactly: beta_1 / sqrt(1 - alpha_bar_1) = 1e-3, to float32 precision.
+  np.testing.assert_allclose(schedule.noise_coefs, betas / np.sqrt(1 - alpha_bars), rtol=1e-6)
+  assert abs(float(schedule.noise_coefs[0]) - 1e-3) < 1e-9
+  prev = np.concatenate([[1.0], alpha_bars[:-1]])
+  np.testing.assert_allclose(schedule.sigmas[1:], np.sqrt(betas * (1 - prev) / (1 - alpha_bars))[1:],
+                             rtol=1e-5)
+  assert schedule.sigmas[0] == 0.0
+
+
+def test_continuous_noise_level_is_uniform_over_steps_and_within_intervals(paper_config):
+  d = paper_config.diffusion
+  schedule = diffusion.training_schedule(d.num_steps, d.beta_start, d.beta_end)
+  levels = np.asarray(schedule.levels, np.float64)
+  samples = np.asarray(diffusion.sample_noise_level(jax.random.key(0), schedule.levels, 200_000))
+  assert samples.dtype == np.float32
+  assert samples.min() >= levels[-1] - 1e-6 and samples.max() <= 1.0
+  # s ~ U{1..T} and l ~ U(levels[s], levels[s-1]): P(l < levels[s]) = (T - s) / T exactly.
+  for s in (1, 10, 100, 500, 900, 999):
+    np.testing.assert_allclose(np.mean(samples < levels[s]), (1000 - s) / 1000, atol=0.004)
+  # Within step 1's interval the level is uniform: its mean is the midpoint.
+  first = samples[samples > levels[1]]
+  np.testing.assert_allclose(first.mean(), (levels[0] + levels[1]) / 2, atol=2e-8)
+
+
+def test_q_sample_has_the_right_mean_and_variance():
+  clean = jnp.array([[0.5, -1.0, 0.0]])
+  level = jnp.array([0.6])
+  noise = jax.random.normal(jax.random.key(1), (100_000, 3))
+  noisy = diffusion.q_sample(jnp.broadcast_to(clean, (100_000, 3)), jnp.full((100_000,), 0.6), noise)
+  np.testing.assert_allclose(noisy.mean(0), 0.6 * np.asarray(clean[0]), atol=0.01)
+  np.testing.assert_allclose(noisy.var(0), 1 - 0.36, rtol=0.02)
+  exact = diffusion.q_sample(clean, level, jnp.ones((1, 3)))
+  np.testing.assert_allclose(exact, 0.6 * clean + 0.8, rtol=1e-6)
+
+
+def test_log_l1_loss_is_the_batch_mean_of_log_per_example_l1():
+  rng = np.random.default_rng(0)
+  noise, noise_hat = rng.normal(size=(2, 4, 100)).astype(np.float32)
+  expected = np.mean(np.log(np.abs(noise - noise_hat).mean(-1)))
+  np.testing.assert_allclose(diffusion.loss(noise, noise_hat), expected, rtol=1e-5)
+  np.testing.assert_allclose(diffusion.loss(noise, noise_hat, 'l1'), np.abs(noise - noise_hat).mean(),
+                             rtol=1e-5)
+  # A perfect prediction is clamped at log(1e-20), not -inf.
+  np.testing.assert_allclose(diffusion.loss(noise, noise), np.log(1e-20), rtol=1e-6)
+  with pytest.raises(ValueError, match='unknown loss'):
+    diffusion.loss(noise, noise_hat, 'l2')
+
+
+def test_reverse_step_equals_the_originals_posterior_form():
+  """eps form (REFERENCE) vs. posterior-mean form (predict y0, then q(y_{t-1} | y_t, y0)) in float64."""
+  betas = np.array(default.PAPER_SAMPLING_BETAS)
+  schedule = diffusion.make_schedule(betas)
+  alpha_bars = np.cumprod(1 - betas)
+  prev = np.concatenate([[1.0], alpha_bars[:-1]])
+  rng = np.random.default_rng(2)
+  y, eps_hat, z = rng.normal(size=(3, 2, 50))
+  for t in (8, 5, 2, 1):
+    ab, ab_prev, beta = alpha_bars[t - 1], prev[t - 1], betas[t - 1]
+    y0 = (y - np.sqrt(1 - ab) * eps_hat) / np.sqrt(ab)
+    mean = (beta * np.sqrt(ab_prev) * y0 + (1 - ab_prev) * np.sqrt(1 - beta) * y) / (1 - ab)
+    var = beta * (1 - ab_prev) / (1 - ab)
+    expected = mean + np.sqrt(var) * z
+    got = diffusion.reverse_step(jnp.asarray(y, jnp.float32), jnp.asarray(eps_hat, jnp.float32),
+                                 jnp.asarray(t), schedule, jnp.asarray(z, jnp.float32))
+    np.testing.assert_allclose(got, expected, rtol=2e-4, atol=2e-4)
+
+
+def test_make_schedule_rejects_bad_betas():
+  with pytest.raises(ValueError, match='betas'):
+    diffusion.make_schedule([0.1, 1.5])
