@@ -1,0 +1,81 @@
+"""The sharded train step: device-count invariance, multi-host equivalence, optimizer and EMA."""
+
+import os
+import socket
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from nuwave_jax import training
+from tests import conftest
+from tests import training_fixtures
+
+
+def _flat(params):
+  return {jax.tree_util.keystr(k): np.asarray(v) for k, v in jax.tree_util.tree_leaves_with_path(params)}
+
+
+def _assert_trees_close(a, b, rtol=2e-5, atol=2e-6):
+  a, b = _flat(a), _flat(b)
+  assert a.keys() == b.keys()
+  for k in a:
+    np.testing.assert_allclose(a[k], b[k], rtol=rtol, atol=atol, err_msg=k)
+
+
+def test_steps_on_8_devices_equal_steps_on_1_device():
+  assert jax.device_count() == 8
+  eight = training_fixtures.run_steps(devices=jax.devices())
+  one = training_fixtures.run_steps(devices=jax.devices()[:1])
+  _assert_trees_close(eight, one)
+  initial = jax.device_get(training.init_state(training_fixtures.config(),
+                                               training.make_mesh(jax.devices()[:1])).params)
+  assert not np.allclose(_flat(initial)["['output_projection']['kernel']"],
+                         _flat(one)["['output_projection']['kernel']"])
+
+
+def _free_port():
+  with socket.socket() as s:
+    s.bind(('localhost', 0))
+    return s.getsockname()[1]
+
+
+def test_two_processes_with_gloo_match_the_single_process_run(tmp_path):
+  port = str(_free_port())
+  env = dict(os.environ, PYTHONPATH=str(conftest.REPO))
+  worker = str(conftest.REPO / 'tests' / 'multiprocess_worker.py')
+  outs = [tmp_path / f'p{i}.npz' for i in range(2)]
+  procs = [subprocess.Popen([sys.executable, worker, str(i), '2', port, str(outs[i])], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+           for i in range(2)]
+  for p in procs:
+    output, _ = p.communicate(timeout=300)
+    assert p.returncode == 0, output[-3000:]
+  p0, p1 = (dict(np.load(o)) for o in outs)
+  for k in p0:  # identical on both processes: replicated params after all-reduced gradients
+    np.testing.assert_array_equal(p0[k], p1[k], err_msg=k)
+  single = _flat(training_fixtures.run_steps(devices=jax.devices()))
+  for k in single:
+    np.testing.assert_allclose(p0[k], single[k], rtol=2e-5, atol=2e-6, err_msg=k)
+
+
+def test_optimizer_is_clipped_adam_with_the_papers_hyperparameters(tiny_config):
+  tx = training.make_optimizer(tiny_config)
+  params = {'w': jnp.zeros(3)}
+  grads = {'w': jnp.array([3.0, 4.0, 0.0])}  # global norm 5, clipped to 0.5
+  updates, _ = tx.update(grads, tx.init(params), params)
+  # Adam's first step is lr * m_hat / (sqrt(v_hat) + eps) = lr * sign(g) for the clipped g.
+  np.testing.assert_allclose(updates['w'], [-3e-5, -3e-5, 0.0], rtol=1e-4)
+  assert tiny_config.train.adam_b1 == 0.5 and tiny_config.train.adam_eps == 1e-9
+
+
+def test_ema_styles():
+  ema, params = {'w': jnp.array(0.0)}, {'w': jnp.array(1.0)}
+  np.testing.assert_allclose(training.ema_update(ema, params, 0.999, 'standard')['w'], 0.001, rtol=1e-6)
+  # The original's callback weights the newest params by 0.999.
+  np.testing.assert_allclose(training.ema_update(ema, params, 0.999, 'original')['w'], 0.999, rtol=1e-6)
+  with pytest.raises(ValueError, match='ema_style'):
+    training.ema_update(ema, params, 0.999, 'fancy')
