@@ -2,7 +2,7 @@
 
 Layout is channels-last: audio [batch, time] becomes features [batch, time, channels].
 The network is split in two so that sampling can compute the condition path once per utterance:
-  features = module.apply(v, cond, method=NuWave.condition_features)     # [layers, batch, time, 2C]
+  features = module.apply(v, cond, method=NuWave.condition_features)     # layers x [batch, time, 2C]
   eps_hat  = module.apply(v, noisy, features, level, method=NuWave.denoise)
 and `module.apply(v, noisy, cond, level)` is the plain forward pass that does both.
 """
@@ -111,13 +111,17 @@ class NuWave(nn.Module):
     self.skip_projection = conv(c, c, dtype=self.dtype)
     self.output_projection = conv(1, c, dtype=self.dtype)
 
-  def condition_features(self, cond: jax.Array) -> jax.Array:
-    """The step-independent condition path. cond: [batch, time] -> [layers, batch, time, 2C]."""
-    c = nn.silu(self.condition_projection(cond[..., None].astype(self.dtype)))
-    return jnp.stack([layer.condition_features(c) for layer in self.layers])
+  def condition_features(self, cond: jax.Array) -> tuple[jax.Array, ...]:
+    """The step-independent condition path. cond: [batch, time] -> layers x [batch, time, 2C].
 
-  def denoise(self, noisy: jax.Array, cond_features: jax.Array, noise_level: jax.Array) -> jax.Array:
-    """noisy: [batch, time], cond_features: [layers, batch, time, 2C], noise_level: [batch] -> [batch, time]."""
+    A tuple, not a stacked array: the gradient of a stack is a full-size buffer per layer.
+    """
+    c = nn.silu(self.condition_projection(cond[..., None].astype(self.dtype)))
+    return tuple(layer.condition_features(c) for layer in self.layers)
+
+  def denoise(self, noisy: jax.Array, cond_features: tuple[jax.Array, ...],
+              noise_level: jax.Array) -> jax.Array:
+    """noisy: [batch, time], cond_features: layers x [batch, time, 2C], noise_level: [batch] -> [batch, time]."""
     x = nn.silu(self.input_projection(noisy[..., None].astype(self.dtype)))
     e = noise_level_features(noise_level, self.embedding_channels, self.embedding_scale)
     e = nn.silu(self.embedding_projection2(nn.silu(self.embedding_projection1(e))))

@@ -84,7 +84,7 @@ def test_cached_condition_path_equals_plain_forward(tiny_config):
   cond = jax.random.normal(k2, (2, 513))
   level = jnp.array([0.5, 0.999])
   features = module.apply({'params': params}, cond, method=model_lib.NuWave.condition_features)
-  assert features.shape == (4, 2, 513, 16)
+  assert len(features) == 4 and features[0].shape == (2, 513, 16)
   split = module.apply({'params': params}, noisy, features, level, method=model_lib.NuWave.denoise)
   np.testing.assert_allclose(split, module.apply({'params': params}, noisy, cond, level), rtol=1e-6,
                              atol=1e-6)
