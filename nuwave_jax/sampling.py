@@ -10,6 +10,7 @@ from typing import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from nuwave_jax import diffusion
 from nuwave_jax.model import NuWave
@@ -63,3 +64,77 @@ def make_upsampler(module: NuWave):
     return reverse_diffusion(denoise, positional_noise(keys, start_samples, cond.shape[1]), schedule)
 
   return upsample
+
+
+def _crossfade_weights(width: int, overlap: int, first: bool, last: bool) -> np.ndarray:
+  """Weights of one chunk when joining: 1 inside, raised-cosine ramps over the central half of each
+  overlap, 0 in the outer quarter (the part sampled with the least context). [width] float64."""
+  weights = np.ones(width)
+  fade = overlap // 2
+  margin = (overlap - fade) // 2
+  ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(fade) + 0.5) / fade) if fade else np.zeros(0)
+  if not first:
+    weights[:margin] = 0.0
+    weights[margin:margin + fade] = ramp
+  if not last:
+    weights[width - margin - fade:width - margin] = ramp[::-1]
+    weights[width - margin:] = 0.0
+  return weights
+
+
+def plan_chunks(length: int, chunk: int, overlap: int) -> list[tuple[int, int]]:
+  """(start, width) of the chunks covering [0, length): starts are multiples of chunk - overlap.
+
+  A signal no longer than a chunk is one chunk whose width is rounded up to a power-of-two number of
+  noise blocks (few distinct shapes, so few compilations).
+  """
+  if chunk % NOISE_BLOCK_SAMPLES or overlap % NOISE_BLOCK_SAMPLES or not 0 <= overlap < chunk:
+    raise ValueError(f'chunk ({chunk}) and overlap ({overlap}) must be multiples of '
+                     f'{NOISE_BLOCK_SAMPLES} samples with overlap < chunk')
+  if length <= chunk:
+    width = NOISE_BLOCK_SAMPLES
+    while width < length:
+      width *= 2
+    return [(0, min(width, chunk))]
+  hop = chunk - overlap
+  starts = [0]
+  while starts[-1] + chunk < length:
+    starts.append(starts[-1] + hop)
+  return [(s, chunk) for s in starts]
+
+
+def upsample_chunked(upsample, params, conditions: list[np.ndarray], keys: list[jax.Array],
+                     schedule: diffusion.Schedule, chunk: int, overlap: int, batch_size: int,
+                     on_batch: Callable[[int], None] | None = None) -> list[np.ndarray]:
+  """Samples signals of any length in overlapping chunks, batched across signals and chunks.
+
+  conditions: 48 kHz conditions [time] of any lengths; keys: one PRNG key per signal. Chunks are
+  joined with a cross-fade (see `_crossfade_weights`). Because noise is positional, a chunk draws
+  the same noise as the whole signal, so with enough overlap the result equals unchunked sampling.
+  on_batch(n) is called after each batch of n chunks (for a progress bar). Returns [time] float32s.
+  """
+  work = [(i, start, width, index == 0, index == len(plan) - 1)
+          for i, cond in enumerate(conditions)
+          for plan in [plan_chunks(len(cond), chunk, overlap)]
+          for index, (start, width) in enumerate(plan)]
+  sums = [np.zeros(len(c)) for c in conditions]
+  norms = [np.zeros(len(c)) for c in conditions]
+  for width in sorted({w[2] for w in work}):
+    items = [w for w in work if w[2] == width]
+    for b in range(0, len(items), batch_size):
+      batch = items[b:b + batch_size]
+      cond = np.zeros((batch_size, width), np.float32)
+      for row, (i, start, _, _, _) in enumerate(batch):
+        piece = conditions[i][start:start + width]
+        cond[row, :len(piece)] = piece
+      rows = [keys[i] for i, *_ in batch] + [keys[batch[0][0]]] * (batch_size - len(batch))
+      starts = np.array([s for _, s, *_ in batch] + [0] * (batch_size - len(batch)), np.int32)
+      out = np.asarray(upsample(params, cond, schedule, jnp.stack(rows), starts))
+      for row, (i, start, _, first, last) in enumerate(batch):
+        n = min(width, len(conditions[i]) - start)
+        weights = _crossfade_weights(width, overlap, first, last)[:n]
+        sums[i][start:start + n] += weights * out[row, :n]
+        norms[i][start:start + n] += weights
+      if on_batch:
+        on_batch(len(batch))
+  return [(s / np.maximum(n, 1e-12)).astype(np.float32) for s, n in zip(sums, norms)]
