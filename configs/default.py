@@ -60,7 +60,8 @@ def get_config(ratio: int = 2) -> ml_collections.ConfigDict:
   config.train.num_steps = 1_500_000
   config.train.log_every = 100
   config.train.eval_every = 10_000
-  config.train.eval_utterances = 4
+  config.train.eval_utterances = 4          # sampled at every eval step, on process 0
+  config.train.eval_seconds = 2.0           # each cropped to this length
   config.train.checkpoint_every = 5_000
   config.train.keep_checkpoints = 3
   config.train.seed = 0
@@ -68,8 +69,8 @@ def get_config(ratio: int = 2) -> ml_collections.ConfigDict:
   config.sample = ml_collections.ConfigDict()
   config.sample.betas = PAPER_SAMPLING_BETAS
   config.sample.seed = 0
-  config.sample.chunk_seconds = 4.0         # long files are sampled in overlapping chunks
+  config.sample.chunk_seconds = 2.0         # long files are sampled in overlapping chunks
   config.sample.overlap_seconds = 0.5
-  config.sample.batch_size = 4
+  config.sample.batch_size = 2              # chunks sampled at once (memory grows with it)
 
   return config

@@ -21,6 +21,7 @@ def get_config():
   config.train.log_every = 5
   config.train.eval_every = 10
   config.train.eval_utterances = 2
+  config.train.eval_seconds = 0.1
   config.train.checkpoint_every = 10
   config.sample.chunk_seconds = 0.25
   config.sample.overlap_seconds = 0.05

@@ -7,12 +7,11 @@ data and the global batch is assembled with `jax.make_array_from_process_local_d
 """
 
 import dataclasses
-import functools
 import math
 import pathlib
 import signal
 import time
-from typing import Any, Iterator
+from typing import Any, Callable, Iterable
 
 import flax.struct
 import jax
@@ -23,11 +22,15 @@ import optax
 import orbax.checkpoint as ocp
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+from tqdm import tqdm
 
 from nuwave_jax import checkpoints
+from nuwave_jax import conditioning
 from nuwave_jax import configuration
 from nuwave_jax import diffusion
+from nuwave_jax import evaluation
 from nuwave_jax import model as model_lib
+from nuwave_jax import sampling
 
 DATA_AXIS = 'data'
 
@@ -176,3 +179,165 @@ def check_finite(metrics: dict[str, float], step: int, workdir) -> None:
         f'step {step}: {bad} is not finite; training stopped. The last good checkpoint in '
         f'{pathlib.Path(workdir) / checkpoints.CHECKPOINT_SUBDIR} is intact (lower '
         f'train.learning_rate or check the data for NaN or silent clips).')
+
+
+@dataclasses.dataclass
+class EvalSet:
+  """A few eval utterances for monitoring: clean 48 kHz audio and its condition, padded to one length."""
+  names: list[str]
+  audio: np.ndarray       # [n, samples] float32, zero after each length
+  condition: np.ndarray   # [n, samples] float32
+  lengths: np.ndarray     # [n] int
+
+
+def make_eval_set(utterances: list[tuple[str, np.ndarray]], config) -> EvalSet:
+  """Crops each (name, 48 kHz audio) to config.train.eval_seconds and makes its condition."""
+  max_samples = int(config.train.eval_seconds * config.data.sample_rate_hz)
+  ratio = config.data.ratio
+  clips = [a[:min(len(a), max_samples) // ratio * ratio] for _, a in utterances]
+  audio = np.zeros((len(clips), max(len(c) for c in clips)), np.float32)
+  condition = np.zeros_like(audio)
+  for i, clip in enumerate(clips):
+    audio[i, :len(clip)] = clip
+    condition[i, :len(clip)] = conditioning.make_condition(
+        clip[None], ratio, config.data.lowpass_n_fft, config.data.lowpass_hop)[0]
+  return EvalSet([n for n, _ in utterances], audio, condition, np.array([len(c) for c in clips]))
+
+
+def evaluate_samples(upsample, params, eval_set: EvalSet, config, seed: int):
+  """Samples the eval set on this process's first device; returns (metrics, outputs [n, samples])."""
+  schedule = diffusion.make_schedule(config.sample.betas)
+  n = len(eval_set.names)
+  keys = jax.random.split(jax.random.key(seed), n)
+  outputs = np.asarray(upsample(params, eval_set.condition, schedule, keys, np.zeros(n, np.int32)))
+  input_rate = config.data.sample_rate_hz // config.data.ratio
+  model_scores, linear_scores = [], []
+  for i, length in enumerate(eval_set.lengths):
+    reference = eval_set.audio[i, :length]
+    model_scores.append(evaluation.score(reference, outputs[i, :length], input_rate))
+    linear_scores.append(evaluation.score(reference, eval_set.condition[i, :length], input_rate))
+  linear = {f'{k}_linear': v for k, v in evaluation.mean_scores(linear_scores).items()}
+  return {**evaluation.mean_scores(model_scores), **linear}, outputs
+
+
+class SummaryWriter:
+  """TensorBoard summaries from process 0 only (other processes write nothing)."""
+
+  def __init__(self, workdir: pathlib.Path):
+    import tensorflow as tf
+    self._tf = tf
+    self._writer = tf.summary.create_file_writer(str(workdir / 'tensorboard')) \
+        if jax.process_index() == 0 else None
+
+  def scalars(self, step: int, values: dict[str, float]) -> None:
+    if self._writer:
+      with self._writer.as_default(step=step):
+        for k, v in values.items():
+          self._tf.summary.scalar(k, v)
+
+  def audio(self, step: int, name: str, clips: np.ndarray, sample_rate_hz: int) -> None:
+    if self._writer:
+      with self._writer.as_default(step=step):
+        self._tf.summary.audio(name, clips[..., None], sample_rate_hz, max_outputs=len(clips))
+
+  def flush(self) -> None:
+    if self._writer:
+      self._writer.flush()
+
+
+def check_workdir(config: ml_collections.ConfigDict, workdir) -> None:
+  """Refuses to resume a workdir whose checkpoints were made with another model config."""
+  if (pathlib.Path(workdir) / configuration.CONFIG_FILENAME).exists():
+    saved = configuration.load_saved_config(workdir)
+    configuration.check_same_architecture(saved, config, str(workdir))
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir,
+                       train_data: Callable[[int], Iterable[dict[str, np.ndarray]]],
+                       eval_utterances: list[tuple[str, np.ndarray]] = ()) -> TrainState:
+  """Trains until config.train.num_steps (resuming from the newest checkpoint in workdir).
+
+  train_data(start_step): this process's batches {'audio', 'condition'}: [local_batch, time] from
+  `start_step` on, the same batches an uninterrupted run would see (`pipeline.train_dataset`).
+  eval_utterances: (name, 48 kHz audio) pairs sampled at every eval step on process 0.
+  Stops early, after saving, on SIGTERM. Raises FloatingPointError on a NaN or Inf loss.
+  """
+  workdir = pathlib.Path(workdir)
+  t = config.train
+  is_main = jax.process_index() == 0
+  check_workdir(config, workdir)
+  if is_main:
+    configuration.save_config(workdir, config)
+
+  mesh = make_mesh()
+  if t.batch_size % mesh.size:
+    raise ValueError(f'train.batch_size {t.batch_size} is not a multiple of the {mesh.size} devices')
+  manager = checkpoints.make_manager(workdir, keep=t.keep_checkpoints)
+  latest = manager.latest_step()
+  if latest is None:
+    state = init_state(config, mesh)
+  else:
+    state = restore_state(manager, latest, abstract_state(config, mesh))
+    if is_main:
+      print(f'resumed {workdir} at step {latest}')
+  train_step = make_train_step(config, mesh)
+  writer = SummaryWriter(workdir)
+  eval_set = make_eval_set(list(eval_utterances), config) if eval_utterances else None
+  upsample = None
+  preemption = PreemptionHandler()
+
+  step = int(jax.device_get(state.step))
+  data = iter(train_data(step))
+  pending = None  # (step, metrics) of the last dispatched step: read one step late, so never blocking
+  progress = tqdm(total=t.num_steps, initial=step, disable=not is_main, desc='train',
+                  dynamic_ncols=True, mininterval=2.0)
+  timer_step, timer = step, time.perf_counter()
+
+  def read(pending_step, pending_metrics):
+    values = {k: float(v) for k, v in jax.device_get(pending_metrics).items()}
+    check_finite(values, pending_step, workdir)
+    return values
+
+  try:
+    while step < t.num_steps:
+      batch = global_batch({k: np.asarray(v) for k, v in next(data).items()}, mesh)
+      state, step_metrics = train_step(state, batch)
+      step += 1
+      if pending is not None:
+        values = read(*pending)
+        if pending[0] % t.log_every == 0:
+          now = time.perf_counter()
+          values['steps_per_sec'] = (pending[0] - timer_step) / (now - timer)
+          values['learning_rate'] = t.learning_rate
+          timer_step, timer = pending[0], now
+          writer.scalars(pending[0], values)
+          progress.set_postfix(loss=f"{values['loss']:.3f}", steps_s=f"{values['steps_per_sec']:.2f}")
+      pending = (step, step_metrics)
+      progress.update(1)
+      stop = preemption.should_stop(step)
+      if step % t.checkpoint_every == 0 or step == t.num_steps or stop:
+        read(*pending)  # never save a state that a NaN produced
+        save_state(manager, state)
+      if eval_set is not None and (step % t.eval_every == 0 or step == t.num_steps):
+        if is_main:
+          upsample = upsample or sampling.make_upsampler(model_lib.build_model(config))
+          scores, outputs = evaluate_samples(upsample, jax.device_get(state.ema_params), eval_set,
+                                             config, seed=config.sample.seed)
+          writer.scalars(step, {f'eval/{k}': v for k, v in scores.items()})
+          writer.audio(step, 'eval/upsampled', outputs, config.data.sample_rate_hz)
+          if step == t.eval_every:
+            writer.audio(step, 'eval/reference', eval_set.audio, config.data.sample_rate_hz)
+            writer.audio(step, 'eval/linear', eval_set.condition, config.data.sample_rate_hz)
+          progress.write(f"step {step}: eval SNR {scores['snr']:.2f} dB (linear {scores['snr_linear']:.2f}),"
+                         f" LSD {scores['lsd']:.3f} (linear {scores['lsd_linear']:.3f})")
+      if stop:
+        if is_main:
+          progress.write(f'SIGTERM: saved step {step} in {workdir}; run the same command to resume')
+        break
+  finally:
+    manager.wait_until_finished()
+    manager.close()
+    writer.flush()
+    progress.close()
+    preemption.close()
+  return state

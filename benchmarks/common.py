@@ -1,0 +1,46 @@
+"""Shared pieces of the benchmarks: the machine's matmul peak, FLOP counts and a timer."""
+
+import os
+import platform
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+
+
+def machine() -> str:
+  device = jax.devices()[0]
+  return (f'{platform.processor() or platform.machine()}, {os.cpu_count()} cores, '
+          f'JAX {jax.__version__} on {device.platform} ({device.device_kind}) x {jax.device_count()}')
+
+
+def timed(fn, *args, repeats: int = 3, warmup: int = 1) -> float:
+  """Median wall time of fn(*args) in seconds, after `warmup` calls (compilation included there)."""
+  for _ in range(warmup):
+    jax.block_until_ready(fn(*args))
+  times = []
+  for _ in range(repeats):
+    start = time.perf_counter()
+    jax.block_until_ready(fn(*args))
+    times.append(time.perf_counter() - start)
+  return sorted(times)[len(times) // 2]
+
+
+def matmul_peak_gflops(n: int = 2048, repeats: int = 5) -> float:
+  """float32 n x n matmul throughput in GFLOP/s: the machine's practical peak, measured now."""
+  a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
+  matmul = jax.jit(lambda x: x @ x)
+  return 2 * n**3 / timed(matmul, a, repeats=repeats) / 1e9
+
+
+def network_macs_per_sample(config) -> tuple[int, int]:
+  """(all, condition path) multiply-adds per output sample of one network evaluation."""
+  m = config.model
+  c = m.residual_channels
+  per_layer = 2 * c * 2 * c * m.kernel_size + c * 2 * c  # dilated conv, condition conv, 1x1 output
+  condition = c + m.residual_layers * c * 2 * c * m.kernel_size
+  total = 2 * c + m.residual_layers * per_layer + c * c + c
+  return total, condition

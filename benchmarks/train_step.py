@@ -1,0 +1,59 @@
+"""Full-size (paper config) train step time on this machine.
+
+  python benchmarks/train_step.py [--batch 1 4] [--samples 32768] [--repeats 3]
+
+Prints, per batch size, the step time (forward + backward + Adam + EMA), audio-seconds trained per
+second, the achieved GFLOP/s (3x the forward multiply-adds x 2) and that as a fraction of this
+machine's float32 matmul peak measured in the same run.
+"""
+
+import argparse
+
+import jax
+import numpy as np
+
+import common
+from configs import nuwave_x2
+from nuwave_jax import conditioning
+from nuwave_jax import training
+
+
+def main():
+  parser = argparse.ArgumentParser()
+  parser.add_argument('--batch', type=int, nargs='+', default=[1, 4])
+  parser.add_argument('--samples', type=int, default=32768)
+  parser.add_argument('--repeats', type=int, default=3)
+  parser.add_argument('--dtype', default='float32')
+  args = parser.parse_args()
+
+  config = nuwave_x2.get_config()
+  config.model.dtype = args.dtype
+  peak = common.matmul_peak_gflops()
+  macs, _ = common.network_macs_per_sample(config)
+  mesh = training.make_mesh(jax.devices()[:1])
+  print(f'machine: {common.machine()}; float32 matmul peak {peak:.0f} GFLOP/s')
+  print(f'paper network, {args.samples} samples per example, {args.dtype} convolutions')
+  print('| batch | step (s) | audio s / s | GFLOP/s | of matmul peak |')
+  print('|---|---|---|---|---|')
+  for batch in args.batch:
+    config.train.batch_size = batch
+    rng = np.random.default_rng(0)
+    audio = rng.uniform(-0.5, 0.5, (batch, args.samples)).astype(np.float32)
+    data = training.global_batch({'audio': audio, 'condition': conditioning.make_condition(audio, 2)},
+                                 mesh)
+    step = training.make_train_step(config, mesh)
+    holder = {'state': training.init_state(config, mesh)}
+
+    def run():
+      holder['state'], metrics = step(holder['state'], data)
+      return metrics
+
+    seconds = common.timed(run, repeats=args.repeats)
+    gflops = 3 * 2 * macs * batch * args.samples / seconds / 1e9
+    audio_seconds = batch * args.samples / config.data.sample_rate_hz
+    print(f'| {batch} | {seconds:.2f} | {audio_seconds / seconds:.3f} | {gflops:.0f} | '
+          f'{gflops / peak:.0%} |', flush=True)
+
+
+if __name__ == '__main__':
+  main()

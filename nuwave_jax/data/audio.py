@@ -1,0 +1,52 @@
+"""Reading and writing audio files: any format soundfile reads, any rate, any channel count.
+
+Audio is mixed to mono (the channel mean), resampled with soxr's very-high-quality resampler when a
+target rate is given, and returned as float32 in [-1, 1] (for PCM files). Problems raise AudioError
+with the file's name: an unreadable or corrupt file, no samples, NaN or Inf samples.
+"""
+
+import pathlib
+
+import numpy as np
+import soundfile
+import soxr
+
+AUDIO_EXTENSIONS = ('.wav', '.flac', '.ogg', '.oga', '.opus', '.mp3', '.aiff', '.aif', '.au')
+
+
+class AudioError(ValueError):
+  """An audio file that cannot be used; the message names the file and the problem."""
+
+
+def read_audio_native(path) -> tuple[np.ndarray, int]:
+  """(mono float32 [time], sample rate in Hz) of a file, at its own rate."""
+  try:
+    audio, rate = soundfile.read(str(path), dtype='float32', always_2d=True)
+  except Exception as error:  # soundfile raises LibsndfileError, RuntimeError, TypeError, ...
+    raise AudioError(f'{path}: cannot be read as audio ({error})') from None
+  if audio.shape[0] == 0:
+    raise AudioError(f'{path}: holds no samples')
+  audio = audio.mean(axis=1) if audio.shape[1] > 1 else audio[:, 0]
+  if not np.all(np.isfinite(audio)):
+    raise AudioError(f'{path}: has NaN or infinite samples')
+  return np.ascontiguousarray(audio, np.float32), int(rate)
+
+
+def read_audio(path, sample_rate_hz: int) -> np.ndarray:
+  """Mono float32 [time] at `sample_rate_hz`, resampled with soxr (VHQ) if the file differs."""
+  audio, rate = read_audio_native(path)
+  if rate != sample_rate_hz:
+    audio = soxr.resample(audio, rate, sample_rate_hz, quality='VHQ').astype(np.float32)
+  return audio
+
+
+def write_wav(path, audio: np.ndarray, sample_rate_hz: int) -> None:
+  """16-bit PCM WAV; samples beyond [-1, 1] are clipped."""
+  pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
+  soundfile.write(str(path), np.clip(audio, -1.0, 1.0), sample_rate_hz, subtype='PCM_16')
+
+
+def find_audio_files(folder) -> list[pathlib.Path]:
+  """Audio files below `folder` (recursively), sorted by path."""
+  return sorted(p for p in pathlib.Path(folder).rglob('*')
+                if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)

@@ -1,0 +1,184 @@
+"""TFDS builders that prepare 48 kHz utterances offline: VCTK 0.92 and any folder of audio files.
+
+Audio is decoded once, at build time (`download_and_prepare`), with soundfile: mono, 48 kHz, optionally
+trimmed with librosa (top_db), peak-normalised and stored as int16 (-90 dB quantisation relative to the
+peak; the pipeline peak-normalises again). Each example is {'audio': int16 [time], 'name': text}.
+
+VCTK (REFERENCE section 4): mic1 only, speakers p280 and p315 dropped (108 left); 'multi' trains on the
+first 100 speakers by sorted id and tests on p360 p361 p362 p363 p364 p374 p376 s5; 'single' is p225,
+its first 223 utterances (sorted) train and the last 8 test.
+"""
+
+import hashlib
+import logging
+import pathlib
+import re
+
+import librosa
+import numpy as np
+import tensorflow_datasets as tfds
+
+from nuwave_jax.data import audio as audio_io
+
+SAMPLE_RATE_HZ = 48000
+VCTK_DROPPED = ('p280', 'p315')
+VCTK_TEST_SPEAKERS = ('p360', 'p361', 'p362', 'p363', 'p364', 'p374', 'p376', 's5')
+VCTK_TRAIN_SPEAKERS = 100
+VCTK_SINGLE_SPEAKER = 'p225'
+VCTK_SINGLE_TRAIN = 223
+VCTK_SINGLE_TEST = 8
+VCTK_AUDIO_DIR = 'wav48_silence_trimmed'
+
+_FEATURES = dict(audio=tfds.features.Tensor(shape=(None,), dtype=np.int16),
+                 name=tfds.features.Text())
+
+
+def _features():
+  return tfds.features.FeaturesDict(dict(_FEATURES))
+
+
+def vctk_speaker_split(speakers: list[str]) -> dict[str, list[str]]:
+  """The paper's split of VCTK speaker ids: {'train': first 100 sorted, 'test': the 8 test speakers}."""
+  kept = sorted(s for s in speakers if s not in VCTK_DROPPED)
+  missing = [s for s in VCTK_TEST_SPEAKERS if s not in kept]
+  if missing:
+    raise ValueError(f'VCTK test speakers {missing} are missing')
+  rest = [s for s in kept if s not in VCTK_TEST_SPEAKERS]
+  return {'train': rest[:VCTK_TRAIN_SPEAKERS], 'test': list(VCTK_TEST_SPEAKERS)}
+
+
+def vctk_single_split(utterances: list[str]) -> dict[str, list[str]]:
+  """p225's sorted utterances: the first 223 train, the last 8 test."""
+  ordered = sorted(utterances)
+  return {'train': ordered[:VCTK_SINGLE_TRAIN], 'test': ordered[-VCTK_SINGLE_TEST:]}
+
+
+def prepare_audio(path, trim_top_db: float) -> np.ndarray:
+  """int16 [time]: read, 48 kHz mono, trimmed (if top_db > 0), peak-normalised. Raises AudioError."""
+  audio = audio_io.read_audio(path, SAMPLE_RATE_HZ)
+  if trim_top_db > 0 and np.any(audio):
+    audio, _ = librosa.effects.trim(audio, top_db=trim_top_db)
+  if len(audio) == 0:
+    raise audio_io.AudioError(f'{path}: no samples left')
+  peak = float(np.max(np.abs(audio)))
+  scaled = audio / peak * 32767.0 if peak > 0 else audio
+  return np.round(scaled).astype(np.int16)
+
+
+def _examples(paths: list[pathlib.Path], root: pathlib.Path, trim_top_db: float, on_bad_file: str):
+  """(key, example) pairs; a bad file raises (on_bad_file='fail') or is skipped with a warning."""
+  skipped = []
+  for path in paths:
+    try:
+      audio = prepare_audio(path, trim_top_db)
+    except audio_io.AudioError as error:
+      if on_bad_file == 'fail':
+        raise audio_io.AudioError(f'{error} (set config.data.on_bad_file=skip to skip bad files)') from None
+      logging.warning('skipping %s', error)
+      skipped.append(path)
+      continue
+    name = str(path.relative_to(root))
+    yield name, {'audio': audio, 'name': name}
+  if skipped:
+    logging.warning('skipped %d bad file(s) of %d under %s', len(skipped), len(paths), root)
+
+
+def _check_on_bad_file(value: str) -> str:
+  if value not in ('fail', 'skip'):
+    raise ValueError(f"config.data.on_bad_file must be 'fail' or 'skip', got {value!r}")
+  return value
+
+
+class NuwaveAudioFolder(tfds.core.GeneratorBasedBuilder):
+  """Any folder of audio files. Splits are its subfolders (train/, eval/, ...) or, when it has
+  `<split>.txt` files, those lists of paths relative to the folder; otherwise everything is 'train'."""
+
+  VERSION = tfds.core.Version('1.0.0')
+
+  def __init__(self, *, folder, trim_top_db: float = 0.0, on_bad_file: str = 'fail', **kwargs):
+    self._folder = pathlib.Path(folder).absolute()
+    self._trim_top_db = float(trim_top_db)
+    self._on_bad_file = _check_on_bad_file(on_bad_file)
+    digest = hashlib.sha1(f'{self._folder}|{self._trim_top_db}'.encode()).hexdigest()[:12]
+    config = tfds.core.BuilderConfig(name=f'{re.sub(r"[^a-z0-9_]", "_", self._folder.name.lower())}_'
+                                          f'{digest}', description=str(self._folder))
+    super().__init__(config=config, **kwargs)
+
+  def _info(self):
+    return self.dataset_info_from_configs(features=_features(),
+                                          description=f'audio files under {self._folder}')
+
+  def split_files(self) -> dict[str, list[pathlib.Path]]:
+    if not self._folder.is_dir():
+      raise FileNotFoundError(f'audio folder {self._folder} does not exist')
+    lists = sorted(self._folder.glob('*.txt'))
+    if lists:
+      splits = {}
+      for listing in lists:
+        paths = [self._folder / line.strip() for line in listing.read_text().splitlines() if line.strip()]
+        absent = [p for p in paths if not p.is_file()]
+        if absent:
+          raise FileNotFoundError(f'{listing} names files that do not exist: {absent[:3]}')
+        splits[listing.stem] = paths
+    else:
+      subfolders = sorted(p for p in self._folder.iterdir() if p.is_dir())
+      splits = {p.name: audio_io.find_audio_files(p) for p in subfolders}
+      splits = {k: v for k, v in splits.items() if v}
+      if not splits:
+        splits = {'train': audio_io.find_audio_files(self._folder)}
+    if not any(splits.values()):
+      raise FileNotFoundError(f'audio folder {self._folder} holds no audio files '
+                              f'({", ".join(audio_io.AUDIO_EXTENSIONS)})')
+    return splits
+
+  def _split_generators(self, dl_manager):
+    del dl_manager
+    return {split: _examples(paths, self._folder, self._trim_top_db, self._on_bad_file)
+            for split, paths in self.split_files().items()}
+
+  def _generate_examples(self):  # splits are generated by _split_generators directly
+    raise NotImplementedError
+
+
+class NuwaveVctk(tfds.core.GeneratorBasedBuilder):
+  """VCTK 0.92 from its on-disk layout (manual_dir): wav48_silence_trimmed/<speaker>/<utt>_mic1.flac."""
+
+  VERSION = tfds.core.Version('1.0.0')
+  MANUAL_DOWNLOAD_INSTRUCTIONS = (
+      'Download VCTK-Corpus-0.92 (https://datashare.ed.ac.uk/handle/10283/3443), unzip it and pass '
+      'the folder holding wav48_silence_trimmed/ as manual_dir (config.data.dir).')
+
+  def __init__(self, *, variant: str = 'multi', trim_top_db: float = 15.0, on_bad_file: str = 'fail',
+               **kwargs):
+    if variant not in ('multi', 'single'):
+      raise ValueError(f"config.data.vctk_variant must be 'multi' or 'single', got {variant!r}")
+    self._variant = variant
+    self._trim_top_db = float(trim_top_db)
+    self._on_bad_file = _check_on_bad_file(on_bad_file)
+    name = f'{variant}_trim{self._trim_top_db:g}'.replace('.', '_')
+    super().__init__(config=tfds.core.BuilderConfig(name=name), **kwargs)
+
+  def _info(self):
+    return self.dataset_info_from_configs(features=_features(), homepage='https://doi.org/10.7488/ds/2645')
+
+  def split_files(self, manual_dir) -> dict[str, list[pathlib.Path]]:
+    root = pathlib.Path(manual_dir) / VCTK_AUDIO_DIR
+    if not root.is_dir():
+      raise FileNotFoundError(f'VCTK manual_dir {manual_dir} has no {VCTK_AUDIO_DIR}/ folder. '
+                              + self.MANUAL_DOWNLOAD_INSTRUCTIONS)
+    mic1 = lambda speaker: sorted((root / speaker).glob(f'{speaker}_*_mic1.flac'))
+    speakers = sorted(p.name for p in root.iterdir() if p.is_dir() and mic1(p.name))
+    if self._variant == 'single':
+      if VCTK_SINGLE_SPEAKER not in speakers:
+        raise FileNotFoundError(f'VCTK speaker {VCTK_SINGLE_SPEAKER} is missing under {root}')
+      split = vctk_single_split([p.name for p in mic1(VCTK_SINGLE_SPEAKER)])
+      return {k: [root / VCTK_SINGLE_SPEAKER / n for n in v] for k, v in split.items()}
+    return {k: [f for s in v for f in mic1(s)] for k, v in vctk_speaker_split(speakers).items()}
+
+  def _split_generators(self, dl_manager):
+    root = pathlib.Path(dl_manager.manual_dir)
+    return {split: _examples(paths, root / VCTK_AUDIO_DIR, self._trim_top_db, self._on_bad_file)
+            for split, paths in self.split_files(root).items()}
+
+  def _generate_examples(self):
+    raise NotImplementedError

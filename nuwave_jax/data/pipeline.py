@@ -1,0 +1,181 @@
+"""tf.data pipelines: random 48 kHz training segments with the condition made on the fly, and eval sets.
+
+Training, per utterance (REFERENCE section 4): peak-normalise, a random `segment_samples` crop (shorter
+utterances zero-padded at a random offset), a random gain U(gain_min, gain_max), then the condition
+in TensorFlow (`make_condition_tf`, held to `conditioning.make_condition` by the tests).
+
+The stream is a pure function of (seed, records consumed): epoch e reads this process's shard with
+files and records shuffled by seeds derived from (seed, e), and each record's crop and gain are
+stateless functions of its index in the stream. Resuming at step s rebuilds the stream at record s * local_batch, so a resumed run sees
+exactly the batches of an uninterrupted one, with nothing but the step to save.
+"""
+
+import os
+import pathlib
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+
+import ml_collections  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import tensorflow_datasets as tfds  # noqa: E402
+
+from nuwave_jax import conditioning  # noqa: E402
+from nuwave_jax.data import builders  # noqa: E402
+
+tf.config.set_visible_devices([], 'GPU')  # the input pipeline stays on the host CPU
+tf.config.set_visible_devices([], 'TPU') if tf.config.list_physical_devices('TPU') else None
+
+TRAIN_SPLIT = 'train'
+EVAL_SPLITS = ('eval', 'test', 'valid', 'validation')
+
+
+def make_condition_tf(audio: tf.Tensor, ratio: int, n_fft: int = conditioning.DEFAULT_N_FFT,
+                      hop: int = conditioning.DEFAULT_HOP) -> tf.Tensor:
+  """The TF twin of `conditioning.make_condition`. audio: [batch, time] float32 -> [batch, time]."""
+  audio = tf.convert_to_tensor(audio, tf.float32)
+  length = tf.shape(audio)[1]
+  half = n_fft // 2
+  padded = tf.pad(audio, [[0, 0], [0, n_fft]])
+  padded = tf.pad(padded, [[0, 0], [half, half]], mode='REFLECT')
+  window_fn = tf.signal.hann_window  # periodic by default, as torch.hann_window
+  spectrum = tf.signal.stft(padded, n_fft, hop, n_fft, window_fn=window_fn, pad_end=False)
+  keep = tf.cast(tf.range(n_fft // 2 + 1) < conditioning.cutoff_bin(n_fft, ratio), spectrum.dtype)
+  frames = tf.signal.irfft(spectrum * keep, fft_length=[n_fft]) * window_fn(n_fft)
+  signal = tf.signal.overlap_and_add(frames, hop)
+  window_sq = tf.tile(window_fn(n_fft)[None, :] ** 2, [tf.shape(frames)[1], 1])
+  envelope = tf.signal.overlap_and_add(window_sq, hop)
+  lowpassed = signal[:, half:half + length] / envelope[half:half + length]
+  low = lowpassed[:, ::ratio]
+  return upsample_linear_tf(low, ratio, length)
+
+
+def upsample_linear_tf(low: tf.Tensor, ratio: int, length) -> tf.Tensor:
+  """Half-pixel linear interpolation by `ratio`, cropped to `length`. [batch, n] -> [batch, length]."""
+  n = tf.shape(low)[1]
+  source = tf.maximum((tf.cast(tf.range(length), tf.float64) + 0.5) / ratio - 0.5, 0.0)
+  left = tf.minimum(tf.cast(tf.floor(source), tf.int32), n - 1)
+  right = tf.minimum(left + 1, n - 1)
+  frac = tf.cast(source - tf.cast(left, tf.float64), tf.float32)
+  return (tf.gather(low, left, axis=1) * (1.0 - frac) + tf.gather(low, right, axis=1) * frac)
+
+
+def make_builder(config: ml_collections.ConfigDict) -> tfds.core.DatasetBuilder:
+  """The prepared TFDS builder that config.data names, building it on first use.
+
+  source 'folder': config.data.dir is a folder of audio files; 'vctk': config.data.dir is VCTK 0.92's
+  folder (manual_dir); 'tfds': config.data.tfds_name is a dataset already prepared in tfds_data_dir
+  with an int16 or float 'audio' feature.
+  """
+  d = config.data
+  data_dir = d.tfds_data_dir or None
+  if d.source == 'folder':
+    if not d.dir or not pathlib.Path(d.dir).is_dir():
+      raise FileNotFoundError(f'config.data.dir={d.dir!r} is not a folder of audio files')
+    builder = builders.NuwaveAudioFolder(folder=d.dir, trim_top_db=d.trim_top_db,
+                                         on_bad_file=d.on_bad_file, data_dir=data_dir)
+    builder.download_and_prepare()
+  elif d.source == 'vctk':
+    if not d.dir or not pathlib.Path(d.dir).is_dir():
+      raise FileNotFoundError(f'config.data.dir={d.dir!r} (VCTK manual_dir) does not exist. '
+                              + builders.NuwaveVctk.MANUAL_DOWNLOAD_INSTRUCTIONS)
+    builder = builders.NuwaveVctk(variant=d.vctk_variant, trim_top_db=d.trim_top_db,
+                                  on_bad_file=d.on_bad_file, data_dir=data_dir)
+    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=d.dir))
+  elif d.source == 'tfds':
+    if not d.tfds_name:
+      raise ValueError("config.data.source='tfds' needs config.data.tfds_name")
+    builder = tfds.builder(d.tfds_name, data_dir=data_dir)
+    if not builder.is_prepared():
+      raise FileNotFoundError(f'TFDS dataset {d.tfds_name} is not prepared in {builder.data_dir}')
+  else:
+    raise ValueError(f"config.data.source must be 'folder', 'vctk' or 'tfds', got {d.source!r}")
+  return builder
+
+
+def _eval_split(builder) -> str:
+  for split in EVAL_SPLITS:
+    if split in builder.info.splits:
+      return split
+  raise ValueError(f'{builder.name} has no eval split (one of {EVAL_SPLITS}); it has '
+                   f'{list(builder.info.splits)}')
+
+
+def _to_float(audio: tf.Tensor) -> tf.Tensor:
+  if audio.dtype == tf.int16:
+    return tf.cast(audio, tf.float32) / 32767.0
+  return tf.cast(audio, tf.float32)
+
+
+def _peak_normalize(audio: tf.Tensor) -> tf.Tensor:
+  peak = tf.reduce_max(tf.abs(audio))
+  return tf.where(peak > 0, audio / tf.maximum(peak, 1e-12), audio)
+
+
+def _crop_or_pad(audio: tf.Tensor, segment: int, seed: tf.Tensor) -> tf.Tensor:
+  """A random `segment`-sample crop, or the whole utterance zero-padded at a random offset."""
+  length = tf.shape(audio)[0]
+  span = tf.abs(length - segment) + 1
+  offset = tf.random.stateless_uniform([], seed, 0, span, dtype=tf.int32)
+  return tf.cond(length >= segment,
+                 lambda: audio[offset:offset + segment],
+                 lambda: tf.pad(audio, [[offset, segment - length - offset]]))
+
+
+def train_dataset(config: ml_collections.ConfigDict, *, process_index: int = 0, process_count: int = 1,
+                  seed: int = 0, start_step: int = 0, builder=None) -> tf.data.Dataset:
+  """This process's batches {'audio', 'condition'}: [local_batch, segment_samples] float32, forever.
+
+  local_batch = config.train.batch_size // process_count. In every epoch the record files are read in
+  a seeded order and process i keeps records i, i + process_count, ... (disjoint shards), shuffled
+  in a buffer of config.data.shuffle_buffer. start_step: start where an uninterrupted run would be.
+  """
+  d, t = config.data, config.train
+  if t.batch_size % process_count:
+    raise ValueError(f'train.batch_size {t.batch_size} is not a multiple of {process_count} processes')
+  local_batch = t.batch_size // process_count
+  builder = builder or make_builder(config)
+  if TRAIN_SPLIT not in builder.info.splits:
+    raise ValueError(f'{builder.name} has no {TRAIN_SPLIT!r} split: {list(builder.info.splits)}')
+  split = builder.info.splits[TRAIN_SPLIT]
+  files = sorted(str(f) for f in split.filepaths)
+  records = len(range(process_index, split.num_examples, process_count))
+  if records == 0:
+    raise ValueError(f'process {process_index} of {process_count} gets none of the '
+                     f'{split.num_examples} training utterances')
+  first = start_step * local_batch  # records this process consumed before start_step
+  first_epoch, offset = divmod(first, records)
+  features = builder.info.features
+
+  def epoch(e):
+    order = tf.data.Dataset.from_tensor_slices(files).shuffle(len(files), seed=seed * 7919 + e)
+    ds = order.interleave(tf.data.TFRecordDataset, cycle_length=min(4, len(files)), block_length=1)
+    ds = ds.shard(process_count, process_index)
+    ds = ds.map(lambda r: features.deserialize_example(r)['audio'])
+    return ds.shuffle(d.shuffle_buffer, seed=seed * 7919 + e + 1, reshuffle_each_iteration=False)
+
+  stream = tf.data.Dataset.range(first_epoch, np.iinfo(np.int64).max).flat_map(epoch).skip(offset)
+  base_seed = tf.constant([seed, process_index], tf.int64)
+
+  def item(index, audio):
+    key = tf.random.experimental.stateless_fold_in(base_seed, index)
+    crop_key, gain_key = tf.unstack(tf.random.experimental.stateless_split(key, 2))
+    audio = _crop_or_pad(_peak_normalize(_to_float(audio)), d.segment_samples, crop_key)
+    return audio * tf.random.stateless_uniform([], gain_key, d.gain_min, d.gain_max)
+
+  ds = tf.data.Dataset.zip(tf.data.Dataset.range(first, np.iinfo(np.int64).max), stream)
+  ds = ds.map(item, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  ds = ds.batch(local_batch, drop_remainder=True)
+  ds = ds.map(lambda audio: {'audio': audio, 'condition': make_condition_tf(
+      audio, d.ratio, d.lowpass_n_fft, d.lowpass_hop)}, num_parallel_calls=tf.data.AUTOTUNE,
+              deterministic=True)
+  return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def eval_utterances(config: ml_collections.ConfigDict, limit: int | None = None,
+                    builder=None) -> list[tuple[str, np.ndarray]]:
+  """(name, 48 kHz float32 audio, peak-normalised) of the eval split, sorted by name."""
+  builder = builder or make_builder(config)
+  ds = builder.as_dataset(split=_eval_split(builder), shuffle_files=False)
+  utterances = sorted((x['name'].decode(), x['audio']) for x in tfds.as_numpy(ds))[:limit]
+  return [(name, _peak_normalize(_to_float(audio)).numpy()) for name, audio in utterances]
