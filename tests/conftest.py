@@ -31,3 +31,47 @@ def paper_config():
 @pytest.fixture
 def paper_config_x3():
   return nuwave_x3.get_config()
+
+
+def write_clips(folder: pathlib.Path, counts: dict[str, int], rate: int = 48000, seed: int = 0):
+  """Short synthetic speech-like clips (a tone plus noise) in folder/<split>/, WAV at `rate`."""
+  import numpy as np
+  import soundfile
+  rng = np.random.default_rng(seed)
+  for split, n in counts.items():
+    (folder / split).mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+      t = np.arange(int(rng.integers(3000, 9000))) / rate
+      clip = 0.5 * np.sin(2 * np.pi * rng.uniform(200, 4000) * t) + 0.05 * rng.normal(size=t.size)
+      soundfile.write(folder / split / f'clip{i:03d}.wav', clip.astype(np.float32), rate)
+  return folder
+
+
+@pytest.fixture(scope='session')
+def synthetic_folder(tmp_path_factory):
+  """folder/train (12 clips) and folder/eval (3 clips) of 48 kHz WAV."""
+  return write_clips(tmp_path_factory.mktemp('synthetic'), {'train': 12, 'eval': 3})
+
+
+@pytest.fixture(scope='session')
+def real_speech():
+  """The real speech of ../shared/data/fetch-speech (44.1 kHz Ogg), fetched once into .cache/."""
+  import subprocess
+  script = SHARED / 'data' / 'fetch-speech'
+  if not script.exists():
+    pytest.skip(f'{script} is absent (a clone without ../shared): no real speech to test on')
+  dest = REPO / '.cache' / 'speech'
+  if not (dest / 'eval').is_dir() or len(list((dest / 'eval').glob('*.ogg'))) < 94:
+    result = subprocess.run([str(script), str(dest)], capture_output=True, text=True, timeout=600)
+    if result.returncode != 0:
+      pytest.skip(f'fetch-speech failed (no Debian package access?): {result.stderr[-500:]}')
+  return dest
+
+
+@pytest.fixture
+def tiny_folder_config(tiny_config, synthetic_folder, tmp_path):
+  """The tiny config reading the synthetic folder, with TFDS data prepared under tmp_path."""
+  tiny_config.data.dir = str(synthetic_folder)
+  tiny_config.data.tfds_data_dir = str(tmp_path / 'tfds')
+  tiny_config.data.trim_top_db = 0.0
+  return tiny_config

@@ -48,9 +48,9 @@ def vctk_speaker_split(speakers: list[str]) -> dict[str, list[str]]:
 
 
 def vctk_single_split(utterances: list[str]) -> dict[str, list[str]]:
-  """p225's sorted utterances: the first 223 train, the last 8 test."""
+  """p225's sorted utterances: the last 8 test, the first 223 of the rest train (never overlapping)."""
   ordered = sorted(utterances)
-  return {'train': ordered[:VCTK_SINGLE_TRAIN], 'test': ordered[-VCTK_SINGLE_TEST:]}
+  return {'train': ordered[:-VCTK_SINGLE_TEST][:VCTK_SINGLE_TRAIN], 'test': ordered[-VCTK_SINGLE_TEST:]}
 
 
 def prepare_audio(path, trim_top_db: float) -> np.ndarray:
