@@ -1,0 +1,140 @@
+"""sample.py and evaluate.py on real-world inputs: rates, lengths, odd files and clear errors."""
+
+import json
+
+import jax
+import numpy as np
+import pytest
+import soundfile
+
+import evaluate
+import sample
+from nuwave_jax import checkpoints
+from nuwave_jax import conditioning
+from nuwave_jax import configuration
+from nuwave_jax import metrics
+from nuwave_jax import model as model_lib
+
+
+@pytest.fixture(scope='module')
+def checkpoint(tmp_path_factory):
+  """A tiny (untrained) checkpoint directory, as training writes it."""
+  from configs import tiny
+  config = tiny.get_config()
+  directory = tmp_path_factory.mktemp('checkpoint')
+  params = model_lib.init_params(model_lib.build_model(config), jax.random.key(0))
+  configuration.save_config(directory, config)
+  manager = checkpoints.make_manager(directory)
+  checkpoints.save(manager, 10, {'params': params, 'ema_params': params})
+  manager.wait_until_finished()
+  manager.close()
+  return directory
+
+
+def _write(path, audio, rate, **kwargs):
+  soundfile.write(path, np.asarray(audio, np.float32), rate, **kwargs)
+  return str(path)
+
+
+def test_upsamples_real_24k_files_and_reports_bad_ones_without_stopping(checkpoint, tmp_path, capsys):
+  rng = np.random.default_rng(0)
+  t = np.arange(6000) / 24000
+  inputs = {
+      'speech': _write(tmp_path / 'speech.wav', 0.5 * np.sin(2 * np.pi * 300 * t), 24000),
+      'stereo': _write(tmp_path / 'stereo.flac', rng.uniform(-0.3, 0.3, (5000, 2)), 24000),
+      'silent': _write(tmp_path / 'silent.wav', np.zeros(3000), 24000),
+      'clipped': _write(tmp_path / 'clipped.wav', np.clip(3 * np.sin(t * 900), -1, 1), 24000),
+      'short': _write(tmp_path / 'short.wav', [0.1, -0.2, 0.3], 24000),
+      'long': _write(tmp_path / 'long.ogg', 0.3 * np.sin(np.arange(30000) / 7), 24000),
+  }
+  bad = {
+      'nan': _write(tmp_path / 'nan.wav', [0.1, np.nan], 24000, subtype='FLOAT'),
+      'empty': _write(tmp_path / 'empty.wav', np.zeros(0), 24000),
+      'rate': _write(tmp_path / 'rate.wav', np.zeros(1000), 22050),
+      'hq': _write(tmp_path / 'hq.wav', np.zeros(1000), 48000),
+  }
+  (tmp_path / 'corrupt.wav').write_bytes(b'garbage')
+  bad['corrupt'] = str(tmp_path / 'corrupt.wav')
+  out = tmp_path / 'out'
+  code = sample.main([*inputs.values(), *bad.values(), '--checkpoint', str(checkpoint),
+                      '--output', str(out)])
+  captured = capsys.readouterr()
+  assert code == 1
+  errors = [line for line in captured.err.splitlines() if line.startswith('error:')]
+  assert len(errors) == 5 and 'Traceback' not in captured.err
+  for key, problem in (('nan', 'NaN'), ('empty', 'no samples'), ('rate', '22050 Hz.*--resample'),
+                       ('hq', 'already 48000 Hz.*--simulate'), ('corrupt', 'cannot be read')):
+    assert any(bad[key] in e and __import__('re').search(problem, e) for e in errors), key
+  for key, path in inputs.items():
+    audio, rate = soundfile.read(out / (key + '.wav'))
+    assert rate == 48000 and len(audio) == 2 * soundfile.info(path).frames, key
+    assert np.all(np.isfinite(audio))
+  assert np.all(soundfile.read(out / 'silent.wav')[0] == 0)  # silence in, silence out
+
+
+def test_outputs_are_reproducible_and_long_files_are_chunked(checkpoint, tmp_path):
+  path = _write(tmp_path / 'x.wav', 0.4 * np.sin(np.arange(20000) / 3), 24000)
+  runs = []
+  for name, chunk in (('a', '0.1'), ('b', '0.1'), ('c', '2.0')):
+    assert sample.main([path, '--checkpoint', str(checkpoint), '--output', str(tmp_path / name),
+                        '--seed', '3', '--chunk-seconds', chunk, '--overlap-seconds', '0.05']) == 0
+    runs.append(soundfile.read(tmp_path / name / 'x.wav')[0])
+  np.testing.assert_array_equal(runs[0], runs[1])
+  # 0.1 s chunks (8 of them) against one 0.83 s chunk: the tiny network's context is tiny, the joins
+  # are exact up to float error and 16-bit output quantisation.
+  np.testing.assert_allclose(runs[0][:-64], runs[2][:-64], atol=1e-3)
+
+
+def test_simulate_and_resample_options(checkpoint, tmp_path, capsys):
+  hq = _write(tmp_path / 'hq.wav', 0.5 * np.sin(np.arange(9600) / 4), 48000)
+  odd = _write(tmp_path / 'odd.wav', 0.5 * np.sin(np.arange(4410) / 4), 22050)
+  assert sample.main([hq, odd, '--simulate', '--resample', '--checkpoint', str(checkpoint),
+                      '--output', str(tmp_path / 'out')]) == 0
+  out = capsys.readouterr().out
+  assert 'SNR' in out and 'linear' in out  # a simulated input is scored against its ground truth
+  assert len(soundfile.read(tmp_path / 'out' / 'hq.wav')[0]) == 9600
+  assert len(soundfile.read(tmp_path / 'out' / 'odd.wav')[0]) == 9600  # 22.05 -> 24 -> 48 kHz
+
+
+def test_never_overwrites_the_input_and_rejects_missing_checkpoints(checkpoint, tmp_path, capsys):
+  path = _write(tmp_path / 'x.wav', np.zeros(100), 24000)
+  assert sample.main([path, '--checkpoint', str(checkpoint), '--output', str(tmp_path)]) == 1
+  assert 'overwrite the input' in capsys.readouterr().err
+  assert len(soundfile.read(path)[0]) == 100
+  assert sample.main([path, '--checkpoint', str(tmp_path / 'none'), '--output', str(tmp_path / 'o')]) == 2
+  assert 'does not exist' in capsys.readouterr().err
+
+
+def test_a_checkpoint_whose_params_do_not_fit_its_config_is_refused(checkpoint, tmp_path, capsys):
+  import shutil
+  broken = tmp_path / 'broken'
+  shutil.copytree(checkpoint, broken)
+  config = configuration.load_saved_config(broken)
+  config.model.residual_layers = 6
+  configuration.save_config(broken, config)
+  path = _write(tmp_path / 'x.wav', np.zeros(100), 24000)
+  assert sample.main([path, '--checkpoint', str(broken), '--output', str(tmp_path / 'o')]) == 2
+  assert 'missing layer_4' in capsys.readouterr().err
+
+
+def test_evaluate_writes_a_report_with_the_linear_baseline(checkpoint, tmp_path, capsys):
+  data = tmp_path / 'data'
+  data.mkdir()
+  rng = np.random.default_rng(1)
+  clips = [0.5 * np.sin(np.arange(n) / 3) + 0.05 * rng.normal(size=n) for n in (4801, 6000)]
+  for i, clip in enumerate(clips):
+    _write(data / f'{i}.wav', clip, 48000, subtype='FLOAT')
+  out = tmp_path / 'report'
+  assert evaluate.main(['--checkpoint', str(checkpoint), '--data', str(data), '--runs', '2',
+                        '--output', str(out), '--plots', '1']) == 0
+  report = json.loads((out / 'report.json').read_text())
+  assert report['runs'] == 2 and report['utterances'] == 2
+  assert set(report['model']['lsd']) == {'mean', 'std'} and report['model']['snr']['std'] > 0
+  # The baseline, recomputed independently: peak-normalised, trimmed to even length, linear interp.
+  expected = []
+  for clip in clips:
+    ref = clip[:len(clip) // 2 * 2] / np.abs(clip[:len(clip) // 2 * 2]).max()
+    expected.append(metrics.snr(ref, conditioning.make_condition(ref[None].astype(np.float32), 2)[0]))
+  np.testing.assert_allclose(report['linear']['snr'], np.mean(expected), rtol=1e-4)
+  assert len(list((out / 'spectrograms').glob('*.png'))) == 1
+  assert '| linear |' in capsys.readouterr().out

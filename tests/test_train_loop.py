@@ -1,0 +1,91 @@
+"""The training loop: SIGTERM and resume, NaN handling, checkpoints and the config check."""
+
+import os
+import signal
+
+import jax
+import numpy as np
+import pytest
+
+from nuwave_jax import checkpoints
+from nuwave_jax import training
+from nuwave_jax.data import pipeline
+
+
+def _config(config):
+  config.train.num_steps = 8
+  config.train.batch_size = 8  # one example per fake CPU device
+  config.train.checkpoint_every = 100  # only SIGTERM and the end save
+  config.train.log_every = 2
+  config.train.eval_every = 4
+  return config
+
+
+def _data(config, sigterm_at=None, nan_at=None):
+  """train_data(start_step) over the real pipeline; optionally SIGTERM or NaN at a global step."""
+  builder = pipeline.make_builder(config)
+
+  def train_data(start_step):
+    for step, batch in enumerate(pipeline.train_dataset(config, start_step=start_step, builder=builder)
+                                 .as_numpy_iterator(), start_step):
+      if step == sigterm_at:
+        os.kill(os.getpid(), signal.SIGTERM)  # handled: the loop finishes this step, saves, returns
+      if step == nan_at:
+        batch = dict(batch, audio=np.full_like(batch['audio'], np.nan))
+      yield batch
+
+  return train_data
+
+
+def _params(state):
+  return jax.tree.leaves(jax.device_get(state.params))
+
+
+def test_sigterm_then_resume_equals_an_uninterrupted_run(tiny_folder_config, tmp_path):
+  config = _config(tiny_folder_config)
+  eval_set = pipeline.eval_utterances(config, 2)
+  whole = training.train_and_evaluate(config, tmp_path / 'whole', _data(config), eval_set)
+  stopped = training.train_and_evaluate(config, tmp_path / 'run', _data(config, sigterm_at=3), eval_set)
+  assert int(stopped.step) == 4  # the step in flight finishes, then the run saves and stops
+  manager = checkpoints.make_manager(tmp_path / 'run')
+  assert manager.all_steps() == [4]
+  manager.close()
+  resumed = training.train_and_evaluate(config, tmp_path / 'run', _data(config), eval_set)
+  assert int(resumed.step) == 8
+  for a, b in zip(_params(whole), _params(resumed)):
+    np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+  assert (tmp_path / 'run' / 'tensorboard').is_dir()
+  assert any((tmp_path / 'run' / 'tensorboard').iterdir())
+
+
+def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tiny_folder_config, tmp_path):
+  config = _config(tiny_folder_config)
+  config.train.checkpoint_every = 2
+  with pytest.raises(FloatingPointError, match='step 6.*not finite.*last good checkpoint'):
+    training.train_and_evaluate(config, tmp_path / 'run', _data(config, nan_at=5))
+  manager = checkpoints.make_manager(tmp_path / 'run')
+  assert manager.latest_step() == 4  # step 6 (after the NaN batch) was never saved
+  manager.close()
+  params, _, step = checkpoints.restore_params(tmp_path / 'run', config, use_ema=False)
+  assert step == 4 and all(np.all(np.isfinite(p)) for p in jax.tree.leaves(params))
+
+
+def test_resuming_with_another_model_config_is_refused(tiny_folder_config, tmp_path):
+  config = _config(tiny_folder_config)
+  config.train.num_steps = 2
+  training.train_and_evaluate(config, tmp_path / 'run', _data(config))
+  config.model.residual_channels = 16
+  with pytest.raises(ValueError, match='model.residual_channels: 8 -> 16'):
+    training.check_workdir(config, tmp_path / 'run')
+
+
+def test_an_interrupted_save_leaves_the_previous_checkpoint_usable(tiny_folder_config, tmp_path):
+  config = _config(tiny_folder_config)
+  config.train.num_steps = 4
+  config.train.checkpoint_every = 2
+  training.train_and_evaluate(config, tmp_path / 'run', _data(config))
+  # A crash while writing step 6 leaves orbax's temporary folder behind, never a step folder.
+  (tmp_path / 'run' / 'checkpoints' / '6.orbax-checkpoint-tmp-1234').mkdir()
+  config.train.num_steps = 6
+  resumed = training.train_and_evaluate(config, tmp_path / 'run', _data(config))
+  assert int(resumed.step) == 6
