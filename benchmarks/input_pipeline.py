@@ -1,0 +1,58 @@
+"""Throughput of the training input pipeline on real speech (the paper's crop and batch).
+
+  python benchmarks/input_pipeline.py [--batches 30] [--speech DIR]
+
+Prepares the folder dataset from ../shared/data/fetch-speech's train clips (44.1 kHz Ogg, fetched
+into .cache/speech if absent), then times train_dataset at segment 32768, batch 36, ratios 2 and 3:
+segments per second and seconds of 48 kHz audio per second, condition included.
+"""
+
+import argparse
+import pathlib
+import subprocess
+import time
+
+import common
+from configs import nuwave_x2
+from nuwave_jax.data import pipeline
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+def main():
+  parser = argparse.ArgumentParser()
+  parser.add_argument('--batches', type=int, default=30)
+  parser.add_argument('--speech', default=str(REPO / '.cache' / 'speech'))
+  args = parser.parse_args()
+  speech = pathlib.Path(args.speech)
+  if not (speech / 'train').is_dir():
+    subprocess.run([str(REPO.parent / 'shared' / 'data' / 'fetch-speech'), str(speech)], check=True)
+  corpus = REPO / '.cache' / 'speech-train'  # a stable path: the prepared dataset is reused
+  corpus.mkdir(parents=True, exist_ok=True)
+  if not (corpus / 'train').exists():
+    (corpus / 'train').symlink_to(speech.resolve() / 'train')
+  print(f'machine: {common.machine()}')
+  print('| ratio | batch x segment | segments / s | audio s / s | first batch (s) |')
+  print('|---|---|---|---|---|')
+  for ratio in (2, 3):
+    config = nuwave_x2.get_config()
+    config.data.ratio = ratio
+    config.data.source = 'folder'
+    config.data.dir = str(corpus)
+    config.data.tfds_data_dir = str(REPO / '.cache' / 'tfds')
+    builder = pipeline.make_builder(config)
+    iterator = pipeline.train_dataset(config, builder=builder).as_numpy_iterator()
+    start = time.perf_counter()
+    next(iterator)
+    first = time.perf_counter() - start
+    start = time.perf_counter()
+    for _ in range(args.batches):
+      next(iterator)
+    elapsed = time.perf_counter() - start
+    segments = args.batches * config.train.batch_size / elapsed
+    print(f'| {ratio} | {config.train.batch_size} x {config.data.segment_samples} | {segments:.0f} | '
+          f'{segments * config.data.segment_samples / 48000:.0f} | {first:.2f} |', flush=True)
+
+
+if __name__ == '__main__':
+  main()
