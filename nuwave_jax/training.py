@@ -50,12 +50,15 @@ def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransform
                      optax.adam(t.learning_rate, b1=t.adam_b1, b2=t.adam_b2, eps=t.adam_eps))
 
 
-def ema_update(ema, params, decay: float, style: str):
-  """'standard': ema <- decay * ema + (1 - decay) * params.
+def ema_update(ema, params, decay: float, style: str, step=None):
+  """'standard': ema <- d * ema + (1 - d) * params, with d = min(decay, (1 + step) / (10 + step)) so
+  that early averages are not dominated by the initialisation (step: optimizer steps taken so far).
 
   'original': NU-Wave's callback, params weighted by decay: ema <- decay * params + (1 - decay) * ema.
   """
   if style == 'standard':
+    if step is not None:
+      decay = jnp.minimum(decay, (1.0 + step) / (10.0 + step))
     return jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p, ema, params)
   if style == 'original':
     return jax.tree.map(lambda e, p: decay * p + (1.0 - decay) * e, ema, params)
@@ -109,7 +112,8 @@ def make_train_step(config: ml_collections.ConfigDict, mesh: Mesh):
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     new_state = state.replace(step=state.step + 1, params=params, opt_state=opt_state,
-                              ema_params=ema_update(state.ema_params, params, t.ema_decay, t.ema_style),
+                              ema_params=ema_update(state.ema_params, params, t.ema_decay, t.ema_style,
+                                                    state.step),
                               rng=jax.random.key_data(rng))
     return new_state, {'loss': loss, 'grad_norm': optax.tree.norm(grads)}
 

@@ -75,6 +75,10 @@ def test_optimizer_is_clipped_adam_with_the_papers_hyperparameters(tiny_config):
 def test_ema_styles():
   ema, params = {'w': jnp.array(0.0)}, {'w': jnp.array(1.0)}
   np.testing.assert_allclose(training.ema_update(ema, params, 0.999, 'standard')['w'], 0.001, rtol=1e-6)
+  # Warm-up: at step 0 the decay is 1/10, so the average follows the first updates closely.
+  np.testing.assert_allclose(training.ema_update(ema, params, 0.999, 'standard', 0)['w'], 0.9, rtol=1e-6)
+  np.testing.assert_allclose(training.ema_update(ema, params, 0.999, 'standard', 10**6)['w'], 0.001,
+                             rtol=1e-4)  # float32: 1 - 0.999
   # The original's callback weights the newest params by 0.999.
   np.testing.assert_allclose(training.ema_update(ema, params, 0.999, 'original')['w'], 0.999, rtol=1e-6)
   with pytest.raises(ValueError, match='ema_style'):

@@ -1,0 +1,26 @@
+"""A small NU-Wave (32 channels, 10 layers, ~0.4 M parameters) that learns in minutes on a CPU.
+
+Run (the README's learning benchmark, real speech from ../shared/data/fetch-speech):
+  python train.py --config configs/small.py --workdir runs/small --config.data.dir=data/speech
+Cost: about 0.7 s per step on 2 CPU cores (1600 steps in ~20 minutes); see the README for what it reaches.
+Differs from the paper for speed: width, depth, crop, batch, and a 10x learning rate.
+"""
+
+from configs import default
+
+
+def get_config():
+  config = default.get_config(ratio=2)
+  config.model.residual_channels = 32
+  config.model.residual_layers = 10
+  config.data.source = 'folder'
+  config.data.segment_samples = 8192
+  config.train.batch_size = 8
+  config.train.learning_rate = 3e-4
+  config.train.num_steps = 1600
+  config.train.log_every = 50
+  config.train.eval_every = 200
+  config.train.eval_utterances = 8
+  config.train.eval_seconds = 2.0
+  config.train.checkpoint_every = 400
+  return config
