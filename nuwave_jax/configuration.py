@@ -15,6 +15,8 @@ import ml_collections
 CONFIG_FILENAME = 'config.json'
 # The groups that decide what the parameters mean: a checkpoint is only usable under the same ones.
 ARCHITECTURE_KEYS = ('model',)
+# Model fields that change how the network computes, not what its parameters mean.
+COMPUTE_ONLY_KEYS = ('dtype', 'residual_as_dot')
 
 
 def load_config_file(path: str | pathlib.Path) -> ml_collections.ConfigDict:
@@ -54,7 +56,7 @@ def architecture_differences(saved: ml_collections.ConfigDict,
   for group in ARCHITECTURE_KEYS:
     old, new = saved[group].to_dict(), config[group].to_dict()
     for key in sorted(set(old) | set(new)):
-      if old.get(key) != new.get(key) and key != 'dtype':  # compute dtype does not change params
+      if old.get(key) != new.get(key) and key not in COMPUTE_ONLY_KEYS:
         differences.append(f'{group}.{key}: {old.get(key)!r} -> {new.get(key)!r}')
   return differences
 

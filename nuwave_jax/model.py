@@ -38,6 +38,18 @@ def conv(features: int, in_features: int, kernel_size: int = 1, dilation: int = 
                  bias_init=torch_bias(in_features * kernel_size), name=name)
 
 
+class Pointwise(nn.Module):
+  """A 1x1 conv's parameters (kernel [1, in, out], bias [out]) for layers that use them in matmuls."""
+  features: int
+  in_features: int
+
+  @nn.compact
+  def __call__(self):
+    kernel = self.param('kernel', kaiming_normal, (1, self.in_features, self.features), jnp.float32)
+    bias = self.param('bias', torch_bias(self.in_features), (self.features,), jnp.float32)
+    return kernel[0], bias
+
+
 def dense(features: int, in_features: int, name: str | None = None) -> nn.Dense:
   """A float32 Linear layer with PyTorch init (the noise-level path stays float32)."""
   return nn.Dense(features, dtype=jnp.float32, param_dtype=jnp.float32,
@@ -61,13 +73,14 @@ class ResidualLayer(nn.Module):
   embedding_dim: int
   kernel_size: int = 3
   dtype: jnp.dtype = jnp.float32
+  residual_as_dot: bool = True
 
   def setup(self):
     c = self.channels
     self.diffusion_projection = dense(c, self.embedding_dim)
     self.dilated_conv = conv(2 * c, c, self.kernel_size, self.dilation, self.dtype)
     self.condition_conv = conv(2 * c, c, self.kernel_size, self.dilation, self.dtype)
-    self.output_projection = conv(2 * c, c, 1, 1, self.dtype)
+    self.output_projection = Pointwise(2 * c, c)
 
   def condition_features(self, c: jax.Array) -> jax.Array:
     """[batch, time, C] -> [batch, time, 2C]."""
@@ -81,10 +94,17 @@ class ResidualLayer(nn.Module):
     h = x + self.diffusion_projection(embedding)[:, None, :].astype(x.dtype)
     u = self.dilated_conv(h) + cond_features
     # The original names the halves (gate, filter) but applies sigmoid to the first: keep that order.
-    out = jax.nn.sigmoid(u[..., :self.channels]) * jnp.tanh(u[..., self.channels:])
-    out = self.output_projection(out)
-    residual, skip = out[..., :self.channels], out[..., self.channels:]
-    return (x + residual) / math.sqrt(2.0), skip
+    c = self.channels
+    gated = jax.nn.sigmoid(u[..., :c]) * jnp.tanh(u[..., c:])
+    kernel, bias = self.output_projection()
+    kernel, bias = kernel.astype(self.dtype), bias.astype(self.dtype)
+    skip = gated @ kernel[:, c:] + bias[c:]
+    if self.residual_as_dot:
+      # (x + gated W_res + b_res) / sqrt 2 as one matmul of [gated, x]: XLA must then materialise x,
+      # which otherwise it re-fuses, chain and all, into every later layer (2x slower on CPU; +7 % MACs).
+      weights = jnp.concatenate([kernel[:, :c], jnp.eye(c, dtype=kernel.dtype)], axis=0) / math.sqrt(2.0)
+      return jnp.concatenate([gated, x], axis=-1) @ weights + bias[:c] / math.sqrt(2.0), skip
+    return (x + gated @ kernel[:, :c] + bias[:c]) / math.sqrt(2.0), skip
 
 
 class NuWave(nn.Module):
@@ -97,6 +117,7 @@ class NuWave(nn.Module):
   embedding_dim: int = 512
   embedding_scale: float = 50000.0
   dtype: jnp.dtype = jnp.float32
+  residual_as_dot: bool = True
 
   def setup(self):
     c = self.residual_channels
@@ -106,7 +127,8 @@ class NuWave(nn.Module):
     self.embedding_projection2 = dense(self.embedding_dim, self.embedding_dim)
     self.layers = [
         ResidualLayer(c, 2**(i % self.dilation_cycle), self.embedding_dim, self.kernel_size,
-                      self.dtype, name=f'layer_{i}') for i in range(self.residual_layers)
+                      self.dtype, self.residual_as_dot, name=f'layer_{i}')
+        for i in range(self.residual_layers)
     ]
     self.skip_projection = conv(c, c, dtype=self.dtype)
     self.output_projection = conv(1, c, dtype=self.dtype)
@@ -142,7 +164,8 @@ def build_model(config: ml_collections.ConfigDict) -> NuWave:
   return NuWave(residual_channels=m.residual_channels, residual_layers=m.residual_layers,
                 dilation_cycle=m.dilation_cycle, kernel_size=m.kernel_size,
                 embedding_channels=m.embedding_channels, embedding_dim=m.embedding_dim,
-                embedding_scale=m.embedding_scale, dtype=jnp.dtype(m.dtype))
+                embedding_scale=m.embedding_scale, dtype=jnp.dtype(m.dtype),
+                residual_as_dot=m.get('residual_as_dot', True))
 
 
 def init_params(module: NuWave, rng: jax.Array, time: int = 64):

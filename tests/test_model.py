@@ -115,3 +115,14 @@ def test_bfloat16_convolutions_keep_float32_params_and_noise_level(paper_config)
   full = model_lib.build_model(paper_config).apply({'params': params}, noisy, cond,
                                                    jnp.array([1.0 - 5e-7], jnp.float32))
   assert _relative_error(a, np.asarray(full, np.float64)) < 0.05
+
+
+def test_residual_as_dot_is_the_same_network(tiny_config):
+  module = model_lib.build_model(tiny_config)
+  params = model_lib.init_params(module, jax.random.key(7))
+  noisy, cond = jax.random.normal(jax.random.key(8), (2, 2, 300))
+  level = jnp.array([0.3, 0.99])
+  tiny_config.model.residual_as_dot = False
+  plain = model_lib.build_model(tiny_config).apply({'params': params}, noisy, cond, level)
+  np.testing.assert_allclose(module.apply({'params': params}, noisy, cond, level), plain, rtol=1e-5,
+                             atol=1e-6)

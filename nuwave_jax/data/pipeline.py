@@ -23,8 +23,7 @@ import tensorflow_datasets as tfds  # noqa: E402
 from nuwave_jax import conditioning  # noqa: E402
 from nuwave_jax.data import builders  # noqa: E402
 
-tf.config.set_visible_devices([], 'GPU')  # the input pipeline stays on the host CPU
-tf.config.set_visible_devices([], 'TPU') if tf.config.list_physical_devices('TPU') else None
+tf.config.set_visible_devices([], 'GPU')  # the input pipeline stays on the host CPU, never on JAX's GPUs
 
 TRAIN_SPLIT = 'train'
 EVAL_SPLITS = ('eval', 'test', 'valid', 'validation')
