@@ -25,6 +25,6 @@ copy() {  # copy stamps/a/b/c.ogg to $1/a_b_c.ogg (names repeat across folders)
   done
 }
 find "$stamps" -name '*_desc_es.ogg' | sort | copy "$dest/train"
-{ find "$stamps" -name '*_desc_ru.ogg' | sort | head -24
-  find "$stamps" -name '*_desc_be.ogg' | sort | head -24; } | copy "$dest/eval"
+{ find "$stamps" -name '*_desc_ru.ogg' | sort | sed -n '1,24p'
+  find "$stamps" -name '*_desc_be.ogg' | sort | sed -n '1,24p'; } | copy "$dest/eval"
 echo "train: $(ls "$dest/train" | wc -l) clips, eval: $(ls "$dest/eval" | wc -l) clips in $dest"

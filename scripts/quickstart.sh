@@ -10,7 +10,8 @@ python3 -m venv .venv
 scripts/fetch_speech.sh data/speech
 .venv/bin/python train.py --config configs/small.py --workdir runs/quickstart \
     --config.data.dir=data/speech --config.train.num_steps="${STEPS:-500}"
-clip=$(ls data/speech/eval/*.ogg | head -1)
+clips=(data/speech/eval/*.ogg)
+clip=${clips[0]}
 # The 44.1 kHz clip as a real low-rate input (resampled to 24 kHz, then upsampled to 48 kHz) ...
 .venv/bin/python sample.py --checkpoint runs/quickstart --resample "$clip" --output runs/quickstart/upsampled
 # ... and three eval clips as ground truth, scored against linear interpolation, with spectrograms.
