@@ -116,6 +116,15 @@ def test_folder_builder_errors(tmp_path):
     builders.NuwaveAudioFolder(folder=tmp_path, on_bad_file='ignore')
 
 
+def test_folder_builder_skips_hidden_folders(tmp_path):
+  for split in ('train', 'eval', '.cache/unpacked'):
+    (tmp_path / split).mkdir(parents=True)
+    soundfile.write(tmp_path / split / 'a.wav', np.full(500, 0.2, np.float32), 16000)
+  soundfile.write(tmp_path / 'train' / '.hidden.wav', np.full(500, 0.2, np.float32), 16000)
+  splits = builders.NuwaveAudioFolder(folder=tmp_path, data_dir=str(tmp_path / 'tfds')).split_files()
+  assert sorted(splits) == ['eval', 'train'] and [p.name for p in splits['train']] == ['a.wav']
+
+
 def test_folder_builder_takes_file_lists(tmp_path):
   for name in ('a', 'b', 'c'):
     soundfile.write(tmp_path / f'{name}.wav', np.full(500, 0.2, np.float32), 16000)

@@ -47,6 +47,8 @@ def write_wav(path, audio: np.ndarray, sample_rate_hz: int) -> None:
 
 
 def find_audio_files(folder) -> list[pathlib.Path]:
-  """Audio files below `folder` (recursively), sorted by path."""
-  return sorted(p for p in pathlib.Path(folder).rglob('*')
-                if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
+  """Audio files below `folder` (recursively, skipping hidden files and folders), sorted by path."""
+  folder = pathlib.Path(folder)
+  return sorted(p for p in folder.rglob('*')
+                if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS
+                and not any(part.startswith('.') for part in p.relative_to(folder).parts))

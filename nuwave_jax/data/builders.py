@@ -90,8 +90,9 @@ def _check_on_bad_file(value: str) -> str:
 
 
 class NuwaveAudioFolder(tfds.core.GeneratorBasedBuilder):
-  """Any folder of audio files. Splits are its subfolders (train/, eval/, ...) or, when it has
-  `<split>.txt` files, those lists of paths relative to the folder; otherwise everything is 'train'."""
+  """Any folder of audio files. Splits are its subfolders (train/, eval/, ...; hidden ones are skipped)
+  or, when it has `<split>.txt` files, those lists of paths relative to the folder; otherwise
+  everything is 'train'."""
 
   VERSION = tfds.core.Version('1.0.0')
 
@@ -121,7 +122,7 @@ class NuwaveAudioFolder(tfds.core.GeneratorBasedBuilder):
           raise FileNotFoundError(f'{listing} names files that do not exist: {absent[:3]}')
         splits[listing.stem] = paths
     else:
-      subfolders = sorted(p for p in self._folder.iterdir() if p.is_dir())
+      subfolders = sorted(p for p in self._folder.iterdir() if p.is_dir() and not p.name.startswith('.'))
       splits = {p.name: audio_io.find_audio_files(p) for p in subfolders}
       splits = {k: v for k, v in splits.items() if v}
       if not splits:
