@@ -125,6 +125,16 @@ def test_folder_builder_skips_hidden_folders(tmp_path):
   assert sorted(splits) == ['eval', 'train'] and [p.name for p in splits['train']] == ['a.wav']
 
 
+def test_a_changed_folder_is_prepared_anew(tmp_path):
+  (tmp_path / 'train').mkdir()
+  soundfile.write(tmp_path / 'train' / 'a.wav', np.full(500, 0.2, np.float32), 16000)
+  name = lambda: builders.NuwaveAudioFolder(folder=tmp_path, data_dir=str(tmp_path / 'tfds')).builder_config.name
+  before = name()
+  assert name() == before
+  soundfile.write(tmp_path / 'train' / 'b.wav', np.full(500, 0.2, np.float32), 16000)
+  assert name() != before
+
+
 def test_folder_builder_takes_file_lists(tmp_path):
   for name in ('a', 'b', 'c'):
     soundfile.write(tmp_path / f'{name}.wav', np.full(500, 0.2, np.float32), 16000)

@@ -100,7 +100,13 @@ class NuwaveAudioFolder(tfds.core.GeneratorBasedBuilder):
     self._folder = pathlib.Path(folder).absolute()
     self._trim_top_db = float(trim_top_db)
     self._on_bad_file = _check_on_bad_file(on_bad_file)
-    digest = hashlib.sha1(f'{self._folder}|{self._trim_top_db}'.encode()).hexdigest()[:12]
+    # The prepared dataset is keyed by the folder, the trim, the files' names and sizes and the split
+    # lists, so a changed folder is prepared anew rather than served stale.
+    listing = sorted(f'{p.relative_to(self._folder)}:{p.stat().st_size}'
+                     for p in audio_io.find_audio_files(self._folder)) if self._folder.is_dir() else []
+    listing += [p.read_text() for p in sorted(self._folder.glob('*.txt'))]
+    digest = hashlib.sha1('|'.join([str(self._folder), str(self._trim_top_db), *listing]).encode())
+    digest = digest.hexdigest()[:12]
     config = tfds.core.BuilderConfig(name=f'{re.sub(r"[^a-z0-9_]", "_", self._folder.name.lower())}_'
                                           f'{digest}', description=str(self._folder))
     super().__init__(config=config, **kwargs)
