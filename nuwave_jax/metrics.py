@@ -6,6 +6,8 @@ averaged over the batch. Utterances of different lengths are scored one at a tim
 
 import numpy as np
 
+from nuwave_jax import conditioning
+
 LSD_N_FFT = 2048
 LSD_HOP = 512
 
@@ -35,7 +37,7 @@ def log_power_spectrogram(audio: np.ndarray, n_fft: int = LSD_N_FFT, hop: int = 
   padded = np.pad(audio, ((0, 0), (half, half)), mode='reflect')
   num_frames = 1 + (padded.shape[1] - n_fft) // hop
   index = np.arange(n_fft)[None, :] + hop * np.arange(num_frames)[:, None]
-  window = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n_fft) / n_fft)
+  window = conditioning.hann_window(n_fft)
   power = np.abs(np.fft.rfft(padded[:, index] * window, axis=-1))**2
   return np.log10(np.maximum(power, 1e-8))
 
