@@ -1,6 +1,6 @@
 """Full-size (paper config) train step time on this machine.
 
-  python benchmarks/train_step.py [--batch 1 4] [--samples 32768] [--repeats 3]
+  python benchmarks/train_step.py [--batch 1 4] [--samples 32768] [--repeats 3] [--microbatches 1 4]
 
 Prints, per batch size, the step time (forward + backward + Adam + EMA), audio-seconds trained per
 second, the achieved GFLOP/s (3x the forward multiply-adds x 2) and that as a fraction of this
@@ -24,6 +24,8 @@ def main():
   parser.add_argument('--samples', type=int, default=32768)
   parser.add_argument('--repeats', type=int, default=3)
   parser.add_argument('--dtype', default='float32')
+  parser.add_argument('--microbatches', type=int, nargs='+', default=[1],
+                      help='train.microbatches values to time (each must divide the batch)')
   args = parser.parse_args()
 
   config = nuwave_x2.get_config()
@@ -33,10 +35,11 @@ def main():
   mesh = training.make_mesh(jax.devices()[:1])
   print(f'machine: {common.machine()}; float32 matmul peak {peak:.0f} GFLOP/s')
   print(f'paper network, {args.samples} samples per example, {args.dtype} convolutions')
-  print('| batch | step (s) | audio s / s | GFLOP/s | of matmul peak |')
-  print('|---|---|---|---|---|')
-  for batch in args.batch:
+  print('| batch | microbatches | step (s) | s per example | audio s / s | GFLOP/s | of matmul peak |')
+  print('|---|---|---|---|---|---|---|')
+  for batch, microbatches in [(b, m) for b in args.batch for m in args.microbatches if b % m == 0]:
     config.train.batch_size = batch
+    config.train.microbatches = microbatches
     rng = np.random.default_rng(0)
     audio = rng.uniform(-0.5, 0.5, (batch, args.samples)).astype(np.float32)
     data = training.global_batch({'audio': audio, 'condition': conditioning.make_condition(audio, 2)},
@@ -51,8 +54,8 @@ def main():
     seconds = common.timed(run, repeats=args.repeats)
     gflops = 3 * 2 * macs * batch * args.samples / seconds / 1e9
     audio_seconds = batch * args.samples / config.data.sample_rate_hz
-    print(f'| {batch} | {seconds:.2f} | {audio_seconds / seconds:.3f} | {gflops:.0f} | '
-          f'{gflops / peak:.0%} |', flush=True)
+    print(f'| {batch} | {microbatches} | {seconds:.2f} | {seconds / batch:.2f} | '
+          f'{audio_seconds / seconds:.3f} | {gflops:.0f} | {gflops / peak:.0%} |', flush=True)
 
 
 if __name__ == '__main__':

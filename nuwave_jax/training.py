@@ -90,12 +90,17 @@ def make_train_step(config: ml_collections.ConfigDict, mesh: Mesh):
   """`train_step(state, batch) -> (state, metrics)`, jitted with shardings; donates `state`.
 
   batch: {'audio': [global_batch, time], 'condition': [global_batch, time]} sharded over 'data'.
-  metrics: {'loss', 'grad_norm'} float32 scalars.
+  metrics: {'loss', 'grad_norm'} float32 scalars. With train.microbatches = n the batch is processed
+  in n sequential parts and their gradients averaged: the same update, with 1/n of the activations.
   """
   module = model_lib.build_model(config)
   tx = make_optimizer(config)
   d, t = config.diffusion, config.train
   levels = diffusion.training_schedule(d.num_steps, d.beta_start, d.beta_end).levels
+  microbatches = t.microbatches
+  if microbatches < 1 or t.batch_size % (microbatches * mesh.size):
+    raise ValueError(f'train.batch_size {t.batch_size} must be a multiple of train.microbatches '
+                     f'({microbatches}) x the {mesh.size} devices')
 
   def step_fn(state: TrainState, batch):
     audio, cond = batch['audio'], batch['condition']
@@ -104,11 +109,25 @@ def make_train_step(config: ml_collections.ConfigDict, mesh: Mesh):
     noise = jax.random.normal(noise_rng, audio.shape, jnp.float32)
     noisy = diffusion.q_sample(audio, noise_level, noise)
 
-    def loss_fn(params):
+    def loss_fn(params, noisy, cond, noise_level, noise):
       noise_hat = module.apply({'params': params}, noisy, cond, noise_level)
       return diffusion.loss(noise, noise_hat, d.loss)
 
-    loss, grads = jax.value_and_grad(loss_fn)(state.params)
+    grad_fn = jax.value_and_grad(loss_fn)
+    examples = (noisy, cond, noise_level, noise)
+    if microbatches == 1:
+      loss, grads = grad_fn(state.params, *examples)
+    else:
+      # Microbatch j holds rows j, j + n, j + 2n, ...: each device keeps working on its own rows.
+      split = lambda x: jnp.moveaxis(x.reshape(x.shape[0] // microbatches, microbatches,
+                                               *x.shape[1:]), 1, 0)
+
+      def accumulate(total, microbatch):
+        return jax.tree.map(jnp.add, total, grad_fn(state.params, *microbatch)), None
+
+      zeros = (jnp.zeros((), jnp.float32), jax.tree.map(jnp.zeros_like, state.params))
+      total, _ = jax.lax.scan(accumulate, zeros, jax.tree.map(split, examples), unroll=True)
+      loss, grads = jax.tree.map(lambda x: x / microbatches, total)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     new_state = state.replace(step=state.step + 1, params=params, opt_state=opt_state,

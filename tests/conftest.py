@@ -47,6 +47,23 @@ def write_clips(folder: pathlib.Path, counts: dict[str, int], rate: int = 48000,
   return folder
 
 
+def write_fake_vctk(root: pathlib.Path, speakers, utterances: int = 2, samples: int = 600):
+  """VCTK 0.92's layout (wav48_silence_trimmed/<speaker>/<speaker>_<nnn>_mic{1,2}.flac) with noise clips."""
+  import numpy as np
+  import soundfile
+  audio_dir = root / 'wav48_silence_trimmed'
+  rng = np.random.default_rng(0)
+  for speaker in speakers:
+    (audio_dir / speaker).mkdir(parents=True)
+    for u in range(1, utterances + 1):
+      for mic in ('mic1', 'mic2'):
+        clip = 0.3 * rng.normal(size=samples).astype(np.float32)
+        soundfile.write(audio_dir / speaker / f'{speaker}_{u:03d}_{mic}.flac', clip, 48000)
+  (root / 'txt').mkdir()
+  (root / 'speaker-info.txt').write_text('ID AGE GENDER ACCENTS\n')
+  return root
+
+
 @pytest.fixture(scope='session')
 def synthetic_folder(tmp_path_factory):
   """folder/train (12 clips) and folder/eval (3 clips) of 48 kHz WAV."""

@@ -12,6 +12,7 @@ from nuwave_jax import metrics
 from nuwave_jax.data import audio as audio_io
 from nuwave_jax.data import builders
 from nuwave_jax.data import pipeline
+from tests.conftest import write_fake_vctk
 
 # The 110 speakers of VCTK 0.92 (speaker-info.txt): p225..p376 with gaps, and s5.
 VCTK_SPEAKERS = (
@@ -41,23 +42,9 @@ def test_single_speaker_split():
   assert split['train'][0] == 'p225_001_mic1.flac' and split['test'][-1] == 'p225_231_mic1.flac'
 
 
-def _fake_vctk(root, speakers, utterances=2):
-  audio_dir = root / 'wav48_silence_trimmed'
-  rng = np.random.default_rng(0)
-  for speaker in speakers:
-    (audio_dir / speaker).mkdir(parents=True)
-    for u in range(1, utterances + 1):
-      for mic in ('mic1', 'mic2'):
-        clip = 0.3 * rng.normal(size=600).astype(np.float32)
-        soundfile.write(audio_dir / speaker / f'{speaker}_{u:03d}_{mic}.flac', clip, 48000)
-  (root / 'txt').mkdir()
-  (root / 'speaker-info.txt').write_text('ID AGE GENDER ACCENTS\n')
-  return root
-
-
 def test_vctk_builder_on_a_fake_tree_yields_the_expected_speakers(tmp_path):
   speakers = ['p225', 'p226', 'p280', 'p315', 'p351'] + list(builders.VCTK_TEST_SPEAKERS)
-  root = _fake_vctk(tmp_path / 'VCTK-Corpus-0.92', speakers)
+  root = write_fake_vctk(tmp_path / 'VCTK-Corpus-0.92', speakers)
   builder = builders.NuwaveVctk(variant='multi', trim_top_db=0, data_dir=str(tmp_path / 'tfds'))
   builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(root)))
   names = {split: [x['name'].decode() for x in tfds.as_numpy(builder.as_dataset(split=split))]
@@ -70,7 +57,7 @@ def test_vctk_builder_on_a_fake_tree_yields_the_expected_speakers(tmp_path):
 
 
 def test_vctk_single_variant_and_trim(tmp_path):
-  root = _fake_vctk(tmp_path / 'vctk', ['p225'] + list(builders.VCTK_TEST_SPEAKERS), utterances=10)
+  root = write_fake_vctk(tmp_path / 'vctk', ['p225'] + list(builders.VCTK_TEST_SPEAKERS), utterances=10)
   builder = builders.NuwaveVctk(variant='single', trim_top_db=15, data_dir=str(tmp_path / 'tfds'))
   builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(root)))
   assert builder.info.splits['train'].num_examples == 2  # 10 utterances: 223 cap, last 8 test
@@ -84,6 +71,19 @@ def test_trim_removes_silence_at_both_ends(tmp_path):
   assert trimmed.dtype == np.int16 and abs(np.abs(trimmed).max() - 32767) <= 1
   assert 9600 <= len(trimmed) <= 9600 + 2 * 2048  # librosa trims on 2048-sample frames, hop 512
   assert len(builders.prepare_audio(tmp_path / 'a.wav', trim_top_db=0)) == 19200
+
+
+def test_prepared_vctk_no_longer_needs_the_corpus(tiny_config, tmp_path):
+  speakers = ['p225'] + list(builders.VCTK_TEST_SPEAKERS)
+  root = write_fake_vctk(tmp_path / 'vctk', speakers)
+  tiny_config.data.source, tiny_config.data.dir = 'vctk', str(root)
+  tiny_config.data.tfds_data_dir = str(tmp_path / 'tfds')
+  assert pipeline.make_builder(tiny_config).info.splits['test'].num_examples == 16
+  tiny_config.data.dir = str(tmp_path / 'unzipped-elsewhere')  # e.g. a new Colab session
+  assert pipeline.make_builder(tiny_config).info.splits['test'].num_examples == 16
+  tiny_config.data.tfds_data_dir = str(tmp_path / 'empty')
+  with pytest.raises(FileNotFoundError, match='unzipped-elsewhere.*not prepared in'):
+    pipeline.make_builder(tiny_config)
 
 
 def test_missing_vctk_folder_is_named(tmp_path):

@@ -100,7 +100,7 @@ def test_bad_sources_fail_clearly(tiny_config, tmp_path):
   tiny_config.data.dir = str(tmp_path / 'missing')
   with pytest.raises(FileNotFoundError, match='missing.*not a folder'):
     pipeline.make_builder(tiny_config)
-  tiny_config.data.source = 'vctk'
+  tiny_config.data.source, tiny_config.data.tfds_data_dir = 'vctk', str(tmp_path / 'tfds')
   with pytest.raises(FileNotFoundError, match='VCTK manual_dir'):
     pipeline.make_builder(tiny_config)
   tiny_config.data.source = 'kaggle'

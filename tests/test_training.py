@@ -37,6 +37,16 @@ def test_steps_on_8_devices_equal_steps_on_1_device():
                          _flat(one)["['output_projection']['kernel']"])
 
 
+def test_microbatches_give_the_same_update():
+  whole = training_fixtures.run_steps(devices=jax.devices()[:2])
+  in_parts = training_fixtures.run_steps(devices=jax.devices()[:2], microbatches=4)
+  _assert_trees_close(in_parts, whole)
+  c = training_fixtures.config()
+  c.train.microbatches = 3
+  with pytest.raises(ValueError, match='multiple of train.microbatches'):
+    training.make_train_step(c, training.make_mesh(jax.devices()[:2]))
+
+
 def _free_port():
   with socket.socket() as s:
     s.bind(('localhost', 0))

@@ -75,11 +75,14 @@ def make_builder(config: ml_collections.ConfigDict) -> tfds.core.DatasetBuilder:
                                          on_bad_file=d.on_bad_file, data_dir=data_dir)
     builder.download_and_prepare()
   elif d.source == 'vctk':
-    if not d.dir or not pathlib.Path(d.dir).is_dir():
-      raise FileNotFoundError(f'config.data.dir={d.dir!r} (VCTK manual_dir) does not exist. '
-                              + builders.NuwaveVctk.MANUAL_DOWNLOAD_INSTRUCTIONS)
     builder = builders.NuwaveVctk(variant=d.vctk_variant, trim_top_db=d.trim_top_db,
                                   on_bad_file=d.on_bad_file, data_dir=data_dir)
+    if builder.is_prepared():  # prepared once (e.g. on Drive or a bucket): the corpus is not needed
+      return builder
+    if not d.dir or not pathlib.Path(d.dir).is_dir():
+      raise FileNotFoundError(f'config.data.dir={d.dir!r} (VCTK manual_dir) does not exist and VCTK '
+                              f'is not prepared in {builder.data_dir}. '
+                              + builders.NuwaveVctk.MANUAL_DOWNLOAD_INSTRUCTIONS)
     builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=d.dir))
   elif d.source == 'tfds':
     if not d.tfds_name:
