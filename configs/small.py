@@ -2,7 +2,8 @@
 
 Run (the README's learning benchmark, real speech from ../shared/data/fetch-speech):
   python train.py --config configs/small.py --workdir runs/small --config.data.dir=data/speech
-Cost: about 0.7 s per step on 2 CPU cores (1600 steps in ~20 minutes); see the README for what it reaches.
+Cost: 0.7-1.4 s per step on our 2-core benchmark machines (900-1700 steps in 20 minutes); see the
+README for what it reaches.
 Differs from the paper for speed: width, depth, crop, batch, and a 10x learning rate.
 """
 

@@ -126,6 +126,7 @@ def make_train_step(config: ml_collections.ConfigDict, mesh: Mesh):
         return jax.tree.map(jnp.add, total, grad_fn(state.params, *microbatch)), None
 
       zeros = (jnp.zeros((), jnp.float32), jax.tree.map(jnp.zeros_like, state.params))
+      # Unrolled: on the CPU, XLA runs the network 3-10x slower inside a while loop.
       total, _ = jax.lax.scan(accumulate, zeros, jax.tree.map(split, examples), unroll=True)
       loss, grads = jax.tree.map(lambda x: x / microbatches, total)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)

@@ -77,7 +77,7 @@ def make_builder(config: ml_collections.ConfigDict) -> tfds.core.DatasetBuilder:
   elif d.source == 'vctk':
     builder = builders.NuwaveVctk(variant=d.vctk_variant, trim_top_db=d.trim_top_db,
                                   on_bad_file=d.on_bad_file, data_dir=data_dir)
-    if builder.is_prepared():  # prepared once (e.g. on Drive or a bucket): the corpus is not needed
+    if builder.is_prepared():  # prepared by an earlier run (e.g. on Drive): the corpus is not needed
       return builder
     if not d.dir or not pathlib.Path(d.dir).is_dir():
       raise FileNotFoundError(f'config.data.dir={d.dir!r} (VCTK manual_dir) does not exist and VCTK '
