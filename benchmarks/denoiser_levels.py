@@ -10,40 +10,36 @@ better than predicting 0 (L1 0.8) at the low ones, cannot beat linear interpolat
 """
 
 import argparse
-import pathlib
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-import common  # noqa: F401  (puts the repo on the path)
+import common
 from nuwave_jax import conditioning
 from nuwave_jax import diffusion
 from nuwave_jax import inference
 from nuwave_jax import metrics
 from nuwave_jax import model as model_lib
-from nuwave_jax.data import audio as audio_io
-from nuwave_jax.data import builders
 
 
 def main():
   parser = argparse.ArgumentParser()
   parser.add_argument('--checkpoint', required=True)
-  parser.add_argument('--data', default=str(pathlib.Path(__file__).resolve().parents[1] / 'data' / 'speech' / 'eval'))
+  parser.add_argument('--data', default=common.EVAL_DATA)
   parser.add_argument('--limit', type=int, default=6)
   parser.add_argument('--samples', type=int, default=65536, help='each clip cropped or padded to this')
   args = parser.parse_args()
 
   upsampler = inference.Upsampler.from_checkpoint(args.checkpoint)
   config, ratio = upsampler.config, upsampler.ratio
-  files = audio_io.find_audio_files(args.data)[:args.limit]
-  clips = [builders.prepare_audio(p, trim_top_db=15).astype(np.float32) / 32767.0 for p in files]
+  files, clips = common.eval_clips(args.data, args.limit)
   clean = np.stack([np.pad(c, (0, max(0, args.samples - len(c))))[:args.samples] for c in clips])
   clean = clean[:, :args.samples // ratio * ratio]
   cond = conditioning.make_condition(clean, ratio, config.data.lowpass_n_fft,
                                      config.data.lowpass_hop).astype(np.float32)
   module = model_lib.build_model(config)
-  predict = jax.jit(lambda y, level: module.apply({'params': upsampler.params}, y, cond, level))
+  predict = jax.jit(lambda params, y, level: module.apply({'params': params}, y, cond, level))
   mean = lambda fn, estimates: np.mean([fn(r, e) for r, e in zip(clean, estimates)])
   print(f'{args.checkpoint}: {len(files)} clips of {args.samples} samples from {args.data}, x{ratio}')
   print(f'condition (linear interpolation): SNR {mean(metrics.snr, cond):.2f} dB, '
@@ -56,7 +52,7 @@ def main():
     sigma = np.sqrt(1 - level**2)
     eps = rng.standard_normal(clean.shape)
     noisy = (level * clean + sigma * eps).astype(np.float32)
-    eps_hat = np.asarray(predict(noisy, jnp.full((len(clean),), level, jnp.float32)), np.float64)
+    eps_hat = np.asarray(predict(upsampler.params, noisy, jnp.full((len(clean),), level, jnp.float32)), np.float64)
     one_step = (noisy - sigma * eps_hat) / level
     trivial = (noisy - level * cond) / sigma
     print(f'| {level:.7f} | {sigma:.1e} | {np.abs(eps_hat - eps).mean():.3f} | '

@@ -9,25 +9,20 @@ beside ours; the corpora differ (ours: 44.1 kHz recordings, so nothing above 22.
 """
 
 import argparse
-import pathlib
 
-import numpy as np
 
-import common  # noqa: F401  (puts the repo on sys.path)
+import common
 from nuwave_jax import conditioning
 from nuwave_jax import evaluation
-from nuwave_jax.data import audio as audio_io
-from nuwave_jax.data import builders
 
 PAPER = {2: (19.38, 1.80, 22.2, 1.93), 3: (16.08, 1.72, 17.42, 1.74)}  # single SNR/LSD, multi SNR/LSD
 
 
 def main():
   parser = argparse.ArgumentParser()
-  parser.add_argument('--data', default=str(pathlib.Path(__file__).resolve().parents[1] / 'data' / 'speech' / 'eval'))
+  parser.add_argument('--data', default=common.EVAL_DATA)
   args = parser.parse_args()
-  paths = audio_io.find_audio_files(args.data)
-  clips = [builders.prepare_audio(p, trim_top_db=15).astype(np.float32) / 32767.0 for p in paths]
+  _, clips = common.eval_clips(args.data)
   print(f'{len(clips)} clips, {sum(map(len, clips)) / 48000:.0f} s, from {args.data}')
   print('| ratio | SNR (dB) | LSD | LSD-HF | LSD-LF | paper VCTK single SNR / LSD | paper VCTK multi SNR / LSD |')
   print('|---|---|---|---|---|---|---|')

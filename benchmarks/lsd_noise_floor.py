@@ -6,34 +6,29 @@ A diffusion sampler leaves some noise in its output. LSD compares log power spec
 in bands where the reference is digitally silent (above 17.6 kHz in the Ogg Vorbis speech of
 fetch-speech, above 22.05 kHz in any 44.1 kHz corpus) even faint noise costs several decades per bin.
 This prints the LSD of the perfect output plus white noise of a given RMS, beside the linear baseline,
-and the share of STFT frames at the 1e-8 floor per band: the noise floor a model must stay under.
+and the share of STFT bins at the 1e-8 floor per band: the noise floor a model must stay under.
 """
 
 import argparse
-import pathlib
 
 import numpy as np
 
-import common  # noqa: F401  (puts the repo on the path)
+import common
 from nuwave_jax import conditioning
 from nuwave_jax import evaluation
 from nuwave_jax import metrics
-from nuwave_jax.data import audio as audio_io
-from nuwave_jax.data import builders
 
 
 def main():
   parser = argparse.ArgumentParser()
-  parser.add_argument('--data', default=str(pathlib.Path(__file__).resolve().parents[1] / 'data' / 'speech' / 'eval'),
+  parser.add_argument('--data', default=common.EVAL_DATA,
                       help='a folder of audio files (any rate; resampled to 48 kHz)')
   parser.add_argument('--ratio', type=int, default=2)
   parser.add_argument('--limit', type=int, default=16)
   parser.add_argument('--seconds', type=float, default=2.0)
   args = parser.parse_args()
 
-  files = audio_io.find_audio_files(args.data)[:args.limit]
-  # As the eval pipeline prepares them: 48 kHz, trimmed at 15 dB, peak 1, 16-bit.
-  clips = [builders.prepare_audio(p, trim_top_db=15).astype(np.float32) / 32767.0 for p in files]
+  files, clips = common.eval_clips(args.data, args.limit)
   references = [evaluation.prepare_reference(c[:int(args.seconds * 48000)], args.ratio) for c in clips]
   mean_lsd = lambda estimates: np.mean([metrics.lsd(r, e) for r, e in zip(references, estimates)])
   linear = [conditioning.make_condition(r[None], args.ratio)[0] for r in references]
@@ -46,7 +41,7 @@ def main():
     print(f'| {rms:g} | {20 * np.log10(rms):.0f} | {mean_lsd(noisy):.3f} |')
   spectra = np.concatenate([metrics.log_power_spectrogram(r[None].astype(np.float64))[0]
                             for r in references])
-  print('| band (kHz) | mean log10 power | frames at the 1e-8 floor |\n|---|---|---|')
+  print('| band (kHz) | mean log10 power | STFT bins at the 1e-8 floor |\n|---|---|---|')
   bins_per_khz = 1024 / 24
   for low, high in ((0, 6), (6, 12), (12, 16), (16, 17.6), (17.6, 20), (20, 24)):
     band = spectra[:, int(low * bins_per_khz):int(high * bins_per_khz) + (high == 24)]
