@@ -294,8 +294,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir,
     configuration.save_config(workdir, config)
 
   mesh = make_mesh()
-  if t.batch_size % mesh.size:
-    raise ValueError(f'train.batch_size {t.batch_size} is not a multiple of the {mesh.size} devices')
+  train_step = make_train_step(config, mesh)  # checks the batch against devices and microbatches
   manager = checkpoints.make_manager(workdir, keep=t.keep_checkpoints)
   latest = manager.latest_step()
   if latest is None:
@@ -304,7 +303,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir,
     state = restore_state(manager, latest, abstract_state(config, mesh))
     if is_main:
       print(f'resumed {workdir} at step {latest}')
-  train_step = make_train_step(config, mesh)
   writer = SummaryWriter(workdir)
   eval_set = make_eval_set(list(eval_utterances), config) if eval_utterances else None
   upsample = None
