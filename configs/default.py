@@ -32,6 +32,11 @@ def get_config(ratio: int = 2) -> ml_collections.ConfigDict:
   config.diffusion.beta_start = 1e-6
   config.diffusion.beta_end = 0.006
   config.diffusion.loss = 'log_l1'          # 'log_l1' (NU-Wave) or 'l1' (NU-Wave 2)
+  # Noise level per training example: WaveGrad's continuous level over the schedule above (the
+  # paper), except for this fraction of examples, whose noise std is log-uniform from noise_std_min
+  # to the schedule's largest (0.975).
+  config.diffusion.log_uniform_fraction = 0.0
+  config.diffusion.noise_std_min = 1e-4
 
   config.data = ml_collections.ConfigDict()
   config.data.sample_rate_hz = 48000

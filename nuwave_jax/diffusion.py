@@ -57,10 +57,45 @@ def sample_noise_level(rng: jax.Array, levels: jax.Array, batch: int) -> jax.Arr
   return levels[s - 1] * u + levels[s] * (1.0 - u)
 
 
-def q_sample(clean: jax.Array, noise_level: jax.Array, noise: jax.Array) -> jax.Array:
-  """y_noisy = l * y0 + sqrt(1 - l^2) * eps. clean, noise: [batch, time]; noise_level: [batch]."""
+def sample_log_uniform_noise_level(rng: jax.Array, noise_std_min: float, noise_std_max: float,
+                                   batch: int) -> tuple[jax.Array, jax.Array]:
+  """Noise std s with log s ~ U(log min, log max), level l = sqrt(1 - s^2). -> (l, s), [batch] float32.
+
+  s is returned beside l: below s ~ 3e-4, l rounds to 1 in float32 and sqrt(1 - l^2) would lose it.
+  """
+  log_std = jax.random.uniform(rng, (batch,), jnp.float32, np.log(noise_std_min), np.log(noise_std_max))
+  noise_std = jnp.exp(log_std)
+  return jnp.sqrt(1.0 - noise_std**2), noise_std
+
+
+def sample_training_noise_level(rng: jax.Array, levels: jax.Array, batch: int,
+                                log_uniform_fraction: float = 0.0, noise_std_min: float = 1e-4,
+                                noise_std_max: float = 1.0) -> tuple[jax.Array, jax.Array]:
+  """(l, s) per training example, [batch] float32 each, with s the noise std.
+
+  WaveGrad's continuous level over `levels` (the paper), except that a random `log_uniform_fraction`
+  of the examples take s log-uniform between noise_std_min and noise_std_max. The paper's
+  level puts under 1 % of examples below s = 0.01, where the 8-step sampler's last four steps work;
+  each decade of a log-uniform s gets the same share. With fraction 0 the draws are the paper's.
+  """
+  if log_uniform_fraction == 0.0:
+    level = sample_noise_level(rng, levels, batch)
+    return level, jnp.sqrt(1.0 - level**2)
+  paper_rng, log_uniform_rng, choice_rng = jax.random.split(rng, 3)
+  paper_level = sample_noise_level(paper_rng, levels, batch)
+  level, std = sample_log_uniform_noise_level(log_uniform_rng, noise_std_min, noise_std_max, batch)
+  use_log_uniform = jax.random.uniform(choice_rng, (batch,)) < log_uniform_fraction
+  return (jnp.where(use_log_uniform, level, paper_level),
+          jnp.where(use_log_uniform, std, jnp.sqrt(1.0 - paper_level**2)))
+
+
+def q_sample(clean: jax.Array, noise_level: jax.Array, noise: jax.Array,
+             noise_std: jax.Array | None = None) -> jax.Array:
+  """y_noisy = l * y0 + s * eps with s = sqrt(1 - l^2) unless given. clean, noise: [batch, time];
+  noise_level, noise_std: [batch]."""
   level = noise_level[:, None]
-  return level * clean + jnp.sqrt(1.0 - level**2) * noise
+  std = jnp.sqrt(1.0 - level**2) if noise_std is None else noise_std[:, None]
+  return level * clean + std * noise
 
 
 def per_example_l1(noise: jax.Array, noise_hat: jax.Array, lengths: jax.Array | None = None) -> jax.Array:

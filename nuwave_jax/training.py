@@ -97,6 +97,11 @@ def make_train_step(config: ml_collections.ConfigDict, mesh: Mesh):
   tx = make_optimizer(config)
   d, t = config.diffusion, config.train
   levels = diffusion.training_schedule(d.num_steps, d.beta_start, d.beta_end).levels
+  if not 0.0 <= d.log_uniform_fraction <= 1.0:
+    raise ValueError(f'diffusion.log_uniform_fraction must be in [0, 1], got {d.log_uniform_fraction}')
+  max_noise_std = math.sqrt(1.0 - float(levels[-1])**2)  # the schedule's largest
+  if d.log_uniform_fraction and not 0.0 < d.noise_std_min < max_noise_std:
+    raise ValueError(f'diffusion.noise_std_min must be in (0, {max_noise_std:.3f}), got {d.noise_std_min}')
   microbatches = t.microbatches
   if microbatches < 1 or t.batch_size % (microbatches * mesh.size):
     raise ValueError(f'train.batch_size {t.batch_size} must be a multiple of train.microbatches '
@@ -105,9 +110,10 @@ def make_train_step(config: ml_collections.ConfigDict, mesh: Mesh):
   def step_fn(state: TrainState, batch):
     audio, cond = batch['audio'], batch['condition']
     rng, level_rng, noise_rng = jax.random.split(jax.random.wrap_key_data(state.rng), 3)
-    noise_level = diffusion.sample_noise_level(level_rng, levels, audio.shape[0])
+    noise_level, noise_std = diffusion.sample_training_noise_level(
+        level_rng, levels, audio.shape[0], d.log_uniform_fraction, d.noise_std_min, max_noise_std)
     noise = jax.random.normal(noise_rng, audio.shape, jnp.float32)
-    noisy = diffusion.q_sample(audio, noise_level, noise)
+    noisy = diffusion.q_sample(audio, noise_level, noise, noise_std)
 
     def loss_fn(params, noisy, cond, noise_level, noise):
       noise_hat = module.apply({'params': params}, noisy, cond, noise_level)

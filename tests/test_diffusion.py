@@ -58,6 +58,49 @@ def test_continuous_noise_level_is_uniform_over_steps_and_within_intervals(paper
   np.testing.assert_allclose(first.mean(), (levels[0] + levels[1]) / 2, atol=2e-8)
 
 
+def test_log_uniform_noise_std_spreads_examples_evenly_over_decades(paper_config):
+  level, std = diffusion.sample_log_uniform_noise_level(jax.random.key(0), 1e-4, 0.975, 200_000)
+  assert level.dtype == std.dtype == np.float32
+  level, std = np.asarray(level, np.float64), np.asarray(std, np.float64)
+  assert std.min() >= 1e-4 * (1 - 1e-6) and std.max() <= 0.975 * (1 + 1e-6)
+  # log s ~ U(log 1e-4, log 0.975): P(s < x) = log(x / 1e-4) / log(0.975 / 1e-4).
+  for x in (3e-4, 1e-3, 1e-2, 0.1, 0.5):
+    np.testing.assert_allclose(np.mean(std < x), np.log(x / 1e-4) / np.log(0.975 / 1e-4), atol=0.004)
+  np.testing.assert_allclose(level**2 + std**2, 1.0, atol=3e-7)
+  # The paper's continuous level puts under 1 % of examples below s = 0.01 (the sampler's last 4 steps).
+  d = paper_config.diffusion
+  paper = np.asarray(diffusion.sample_noise_level(
+      jax.random.key(0), diffusion.training_schedule(d.num_steps, d.beta_start, d.beta_end).levels,
+      200_000), np.float64)
+  assert np.mean(np.sqrt(1 - paper**2) < 0.01) < 0.01 < 0.4 < np.mean(std < 0.01)
+
+
+def test_training_noise_level_mixes_the_papers_level_with_log_uniform_std(paper_config):
+  d = paper_config.diffusion
+  levels = diffusion.training_schedule(d.num_steps, d.beta_start, d.beta_end).levels
+  rng = jax.random.key(3)
+  level, std = diffusion.sample_training_noise_level(rng, levels, 1000)
+  np.testing.assert_array_equal(level, diffusion.sample_noise_level(rng, levels, 1000))  # the paper's draws
+  np.testing.assert_array_equal(std, jnp.sqrt(1.0 - level**2))  # as q_sample computes it
+  level, std = diffusion.sample_training_noise_level(rng, levels, 200_000, 0.25, 1e-4, 0.975)
+  # P(s < x) = 0.25 P_log-uniform(s < x) + 0.75 P_paper(s < x); the paper's level is never above 0.975.
+  paper_std = np.sqrt(1 - np.asarray(diffusion.sample_noise_level(jax.random.key(4), levels, 200_000),
+                                     np.float64)**2)
+  for x in (1e-3, 1e-2, 0.5):
+    expected = 0.25 * np.log(x / 1e-4) / np.log(0.975 / 1e-4) + 0.75 * np.mean(paper_std < x)
+    np.testing.assert_allclose(np.mean(np.asarray(std) < x), expected, atol=0.005)
+  np.testing.assert_allclose(np.asarray(level, np.float64)**2 + np.asarray(std, np.float64)**2, 1.0,
+                             atol=3e-7)
+
+
+def test_q_sample_uses_the_given_noise_std_where_the_level_rounds_to_one():
+  clean, noise = jnp.full((1, 4), 0.25), jnp.ones((1, 4))
+  level, std = diffusion.sample_log_uniform_noise_level(jax.random.key(0), 1e-4, 1.01e-4, 1)
+  assert float(level[0]) == 1.0  # 1 - 5e-9 in float32
+  np.testing.assert_allclose(diffusion.q_sample(clean, level, noise, std), 0.25 + float(std[0]), rtol=1e-7)
+  np.testing.assert_array_equal(diffusion.q_sample(clean, level, noise), clean)
+
+
 def test_q_sample_has_the_right_mean_and_variance():
   clean = jnp.array([[0.5, -1.0, 0.0]])
   level = jnp.array([0.6])

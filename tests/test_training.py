@@ -47,6 +47,26 @@ def test_microbatches_give_the_same_update():
     training.make_train_step(c, training.make_mesh(jax.devices()[:2]))
 
 
+def test_log_uniform_fraction_is_a_checked_config_choice():
+  c = training_fixtures.config()
+  mesh = training.make_mesh(jax.devices()[:1])
+  batch = training_fixtures.batch_rows(0)
+  losses = {}
+  for fraction in (0.0, 1.0):
+    c.diffusion.log_uniform_fraction = fraction
+    _, metrics = training.make_train_step(c, mesh)(training.init_state(c, mesh),
+                                                   training.global_batch(batch, mesh))
+    losses[fraction] = float(metrics['loss'])
+  assert losses[0.0] != losses[1.0]
+  c.diffusion.log_uniform_fraction = 1.5
+  with pytest.raises(ValueError, match='log_uniform_fraction must be in'):
+    training.make_train_step(c, mesh)
+  c.diffusion.log_uniform_fraction = 0.5
+  c.diffusion.noise_std_min = 1.0
+  with pytest.raises(ValueError, match='noise_std_min must be in'):
+    training.make_train_step(c, mesh)
+
+
 def _free_port():
   with socket.socket() as s:
     s.bind(('localhost', 0))
