@@ -12,7 +12,7 @@ scripts/fetch_speech.sh data/speech
     --config.data.dir=data/speech --config.train.num_steps="${STEPS:-500}"
 clips=(data/speech/eval/*.ogg)
 clip=${clips[0]}
-# The 44.1 kHz clip as a real low-rate input (resampled to 24 kHz, then upsampled to 48 kHz) ...
+# The 44.1 kHz clip as a real low-rate input (resampled to 16 kHz, configs/small.py's input rate, then upsampled) ...
 .venv/bin/python sample.py --checkpoint runs/quickstart --resample "$clip" --output runs/quickstart/upsampled
 # ... and three eval clips as ground truth, scored against linear interpolation, with spectrograms.
 .venv/bin/python evaluate.py --checkpoint runs/quickstart --data data/speech/eval --limit 3 --runs 1 \
