@@ -10,7 +10,6 @@ beside ours; the corpora differ (ours: 44.1 kHz recordings, so nothing above 22.
 
 import argparse
 
-
 import common
 from nuwave_jax import conditioning
 from nuwave_jax import evaluation
