@@ -39,7 +39,8 @@ def main():
   cond = conditioning.make_condition(clean, ratio, config.data.lowpass_n_fft,
                                      config.data.lowpass_hop).astype(np.float32)
   module = model_lib.build_model(config)
-  predict = jax.jit(lambda params, y, level: module.apply({'params': params}, y, cond, level))
+  predict = jax.jit(lambda params, y, level, std: module.apply({'params': params}, y, cond, level,
+                                                                std))
   mean = lambda fn, estimates: np.mean([fn(r, e) for r, e in zip(clean, estimates)])
   print(f'{args.checkpoint}: {len(files)} clips of {args.samples} samples from {args.data}, x{ratio}')
   print(f'condition (linear interpolation): SNR {mean(metrics.snr, cond):.2f} dB, '
@@ -47,12 +48,13 @@ def main():
   print('| level | noise std | eps L1 | trivial eps L1 | one-step SNR (dB) | one-step LSD |')
   print('|---|---|---|---|---|---|')
   rng = np.random.default_rng(0)
-  levels = np.asarray(diffusion.make_schedule(config.sample.betas).levels[1:], np.float64)
-  for level in levels:
-    sigma = np.sqrt(1 - level**2)
+  schedule = diffusion.make_schedule(config.sample.betas)
+  levels = np.asarray(schedule.levels[1:], np.float64)
+  for level, sigma in zip(levels, np.asarray(schedule.noise_stds[1:], np.float64)):
     eps = rng.standard_normal(clean.shape)
     noisy = (level * clean + sigma * eps).astype(np.float32)
-    eps_hat = np.asarray(predict(upsampler.params, noisy, jnp.full((len(clean),), level, jnp.float32)), np.float64)
+    batch = lambda x: jnp.full((len(clean),), x, jnp.float32)
+    eps_hat = np.asarray(predict(upsampler.params, noisy, batch(level), batch(sigma)), np.float64)
     one_step = (noisy - sigma * eps_hat) / level
     trivial = (noisy - level * cond) / sigma
     print(f'| {level:.7f} | {sigma:.1e} | {np.abs(eps_hat - eps).mean():.3f} | '

@@ -20,7 +20,12 @@ def get_config(ratio: int = 2) -> ml_collections.ConfigDict:
   config.model.kernel_size = 3
   config.model.embedding_channels = 128     # sin/cos features of the noise level
   config.model.embedding_dim = 512
-  config.model.embedding_scale = 50000.0    # v_i = scale * level * 10^(-4 i / 64)
+  config.model.embedding_scale = 50000.0    # v_i = scale * input * 10^(-4 i / 64)
+  # The embedding's input: 'level' l = sqrt(alpha_bar) (the paper) or 'log_snr' log(l^2 / (1 - l^2))
+  # (NU-Wave 2), which tells the last sampling steps apart (use embedding_scale ~1 with it).
+  config.model.noise_input = 'level'
+  # What the network outputs: 'eps' the noise (the paper) or 'v' = l eps - s y0 (see diffusion.py).
+  config.model.prediction = 'eps'
   config.model.dtype = 'float32'            # convolutions: 'float32' or 'bfloat16'
   # Each layer's residual update as one matmul of [gated, x] (+7 % multiply-adds): without it XLA's
   # CPU backend re-fuses the residual chain into later layers and a train step takes 1.5x as long.

@@ -16,6 +16,9 @@ def get_config():
   config = default.get_config(ratio=3)
   config.model.residual_channels = 32
   config.model.residual_layers = 10
+  config.model.noise_input = 'log_snr'
+  config.model.embedding_scale = 1.0
+  config.model.prediction = 'v'
   config.diffusion.loss = 'l1'
   config.diffusion.log_uniform_fraction = 0.5
   config.diffusion.noise_std_min = 5e-4     # the sampler's lowest std is 1e-3

@@ -17,6 +17,8 @@ CONFIG_FILENAME = 'config.json'
 ARCHITECTURE_KEYS = ('model',)
 # Model fields that change how the network computes, not what its parameters mean.
 COMPUTE_ONLY_KEYS = ('dtype', 'residual_as_dot')
+# Model fields added after the first checkpoints: what a saved config without them meant.
+ADDED_KEYS = {'noise_input': 'level', 'prediction': 'eps'}
 
 
 def load_config_file(path: str | pathlib.Path) -> ml_collections.ConfigDict:
@@ -55,6 +57,7 @@ def architecture_differences(saved: ml_collections.ConfigDict,
   differences = []
   for group in ARCHITECTURE_KEYS:
     old, new = saved[group].to_dict(), config[group].to_dict()
+    old = {**ADDED_KEYS, **old} if group == 'model' else old
     for key in sorted(set(old) | set(new)):
       if old.get(key) != new.get(key) and key not in COMPUTE_ONLY_KEYS:
         differences.append(f'{group}.{key}: {old.get(key)!r} -> {new.get(key)!r}')

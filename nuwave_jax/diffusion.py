@@ -21,6 +21,7 @@ class Schedule(NamedTuple):
   betas: jax.Array
   alpha_bars: jax.Array
   levels: jax.Array           # sqrt(alpha_bar_t) for t = 0..T, with alpha_bar_0 = 1
+  noise_stds: jax.Array       # sqrt(1 - alpha_bar_t) for t = 0..T, from float64 (not from levels)
   noise_coefs: jax.Array      # beta_t / sqrt(1 - alpha_bar_t)
   inv_sqrt_alphas: jax.Array  # 1 / sqrt(alpha_t)
   sigmas: jax.Array           # sqrt(beta_t (1 - alpha_bar_{t-1}) / (1 - alpha_bar_t)); 0 at t = 1
@@ -39,6 +40,7 @@ def make_schedule(betas) -> Schedule:
   f32 = lambda a: jnp.asarray(a, jnp.float32)
   return Schedule(betas=f32(betas), alpha_bars=f32(alpha_bars),
                   levels=f32(np.sqrt(np.concatenate([[1.0], alpha_bars]))),
+                  noise_stds=f32(np.sqrt(np.concatenate([[0.0], one_minus_alpha_bars]))),
                   noise_coefs=f32(betas / np.sqrt(one_minus_alpha_bars)),
                   inv_sqrt_alphas=f32(1.0 / np.sqrt(alphas)), sigmas=f32(sigmas))
 
@@ -96,6 +98,38 @@ def q_sample(clean: jax.Array, noise_level: jax.Array, noise: jax.Array,
   level = noise_level[:, None]
   std = jnp.sqrt(1.0 - level**2) if noise_std is None else noise_std[:, None]
   return level * clean + std * noise
+
+
+# What the network's output means: 'eps' the noise (the paper) or 'v' = l eps - s y0 (Salimans & Ho,
+# 2022). The clean estimate from eps is (y_t - s eps_hat) / l: at the top levels the network must copy
+# the noise's rare large values, and its errors there reach the clean estimate amplified s / l ~ 3x.
+# From v it is l y_t - s v_hat, with the noise only l times as large in the target.
+PREDICTIONS = ('eps', 'v')
+
+
+def check_prediction(prediction: str) -> None:
+  if prediction not in PREDICTIONS:
+    raise ValueError(f'model.prediction must be one of {PREDICTIONS}, got {prediction!r}')
+
+
+def prediction_target(clean: jax.Array, noise: jax.Array, noise_level: jax.Array,
+                      noise_std: jax.Array, prediction: str) -> jax.Array:
+  """What the network learns to output: eps, or v = l eps - s y0. clean, noise: [batch, time];
+  noise_level, noise_std: [batch]."""
+  check_prediction(prediction)
+  if prediction == 'eps':
+    return noise
+  return noise_level[:, None] * noise - noise_std[:, None] * clean
+
+
+def noise_from_prediction(output: jax.Array, noisy: jax.Array, noise_level: jax.Array,
+                          noise_std: jax.Array, prediction: str) -> jax.Array:
+  """eps_hat from the network's output: itself, or s y_t + l v_hat. output, noisy: [batch, time];
+  noise_level, noise_std: [batch]."""
+  check_prediction(prediction)
+  if prediction == 'eps':
+    return output
+  return noise_std[:, None] * noisy + noise_level[:, None] * output
 
 
 def per_example_l1(noise: jax.Array, noise_hat: jax.Array, lengths: jax.Array | None = None) -> jax.Array:

@@ -3,8 +3,9 @@
 Layout is channels-last: audio [batch, time] becomes features [batch, time, channels].
 The network is split in two so that sampling can compute the condition path once per utterance:
   features = module.apply(v, cond, method=NuWave.condition_features)     # layers x [batch, time, 2C]
-  eps_hat  = module.apply(v, noisy, features, level, method=NuWave.denoise)
-and `module.apply(v, noisy, cond, level)` is the plain forward pass that does both.
+  eps_hat  = module.apply(v, noisy, features, level, std, method=NuWave.denoise)
+and `module.apply(v, noisy, cond, level, std)` is the plain forward pass that does both.
+The noise std s = sqrt(1 - l^2) is only read when the network embeds the log-SNR (noise_input).
 """
 
 import math
@@ -56,8 +57,22 @@ def dense(features: int, in_features: int, name: str | None = None) -> nn.Dense:
                   kernel_init=torch_linear_kernel, bias_init=torch_bias(in_features), name=name)
 
 
+# What the noise-level embedding reads: 'level' l = sqrt(alpha_bar) (the paper) or 'log_snr'
+# log(l^2 / s^2) (NU-Wave 2's input), which resolves the last sampling steps: their levels differ
+# from 1 by 5e-7 to 8e-6, but their log-SNRs (13.8 to 11.0) differ by whole units.
+NOISE_INPUTS = ('level', 'log_snr')
+
+
+def log_snr(noise_level: jax.Array, noise_std: jax.Array) -> jax.Array:
+  """log(l^2 / s^2) in float32, s floored at 1e-6 (a level that rounds to 1). [batch] -> [batch]."""
+  level, std = noise_level.astype(jnp.float32), noise_std.astype(jnp.float32)
+  return 2.0 * (jnp.log(level) - jnp.log(jnp.maximum(std, 1e-6)))
+
+
 def noise_level_features(noise_level: jax.Array, channels: int, scale: float) -> jax.Array:
-  """[sin v, cos v] with v_i = scale * level * 10^(-4 i / (channels/2)). [batch] -> [batch, channels]."""
+  """[sin v, cos v], v_i = scale * level * 10^(-4 i / (channels/2)). [batch] -> [batch, channels].
+
+  `noise_level` is whatever the network embeds: the level l, or the log-SNR."""
   half = channels // 2
   # Frequencies rounded once from float64: v reaches 5e4, where one float32 ulp of a frequency
   # (float32 pow differs by an ulp across libraries) moves sin(v) by 4e-3.
@@ -108,7 +123,8 @@ class ResidualLayer(nn.Module):
 
 
 class NuWave(nn.Module):
-  """eps_hat = f(noisy [batch, time], cond [batch, time], noise_level [batch] float32) -> [batch, time]."""
+  """eps_hat = f(noisy [batch, time], cond [batch, time], noise_level [batch], noise_std [batch])
+  -> [batch, time]; noise_std may be None when noise_input is 'level'."""
   residual_channels: int = 64
   residual_layers: int = 30
   dilation_cycle: int = 10
@@ -118,8 +134,11 @@ class NuWave(nn.Module):
   embedding_scale: float = 50000.0
   dtype: jnp.dtype = jnp.float32
   residual_as_dot: bool = True
+  noise_input: str = 'level'
 
   def setup(self):
+    if self.noise_input not in NOISE_INPUTS:
+      raise ValueError(f'model.noise_input must be one of {NOISE_INPUTS}, got {self.noise_input!r}')
     c = self.residual_channels
     self.input_projection = conv(c, 1, dtype=self.dtype)
     self.condition_projection = conv(c, 1, dtype=self.dtype)
@@ -141,10 +160,15 @@ class NuWave(nn.Module):
     c = nn.silu(self.condition_projection(cond[..., None].astype(self.dtype)))
     return tuple(layer.condition_features(c) for layer in self.layers)
 
-  def denoise(self, noisy: jax.Array, cond_features: tuple[jax.Array, ...],
-              noise_level: jax.Array) -> jax.Array:
-    """noisy: [batch, time], cond_features: layers x [batch, time, 2C], noise_level: [batch] -> [batch, time]."""
+  def denoise(self, noisy: jax.Array, cond_features: tuple[jax.Array, ...], noise_level: jax.Array,
+              noise_std: jax.Array | None = None) -> jax.Array:
+    """noisy: [batch, time], cond_features: layers x [batch, time, 2C], noise_level and noise_std:
+    [batch] -> [batch, time]."""
     x = nn.silu(self.input_projection(noisy[..., None].astype(self.dtype)))
+    if self.noise_input == 'log_snr':
+      if noise_std is None:
+        raise ValueError("model.noise_input 'log_snr' needs the noise std beside the level")
+      noise_level = log_snr(noise_level, noise_std)
     e = noise_level_features(noise_level, self.embedding_channels, self.embedding_scale)
     e = nn.silu(self.embedding_projection2(nn.silu(self.embedding_projection1(e))))
     skip_sum = 0.0
@@ -154,8 +178,9 @@ class NuWave(nn.Module):
     y = nn.silu(self.skip_projection(skip_sum / math.sqrt(len(self.layers))))
     return self.output_projection(y)[..., 0].astype(jnp.float32)
 
-  def __call__(self, noisy: jax.Array, cond: jax.Array, noise_level: jax.Array) -> jax.Array:
-    return self.denoise(noisy, self.condition_features(cond), noise_level)
+  def __call__(self, noisy: jax.Array, cond: jax.Array, noise_level: jax.Array,
+               noise_std: jax.Array | None = None) -> jax.Array:
+    return self.denoise(noisy, self.condition_features(cond), noise_level, noise_std)
 
 
 def build_model(config: ml_collections.ConfigDict) -> NuWave:
@@ -165,10 +190,12 @@ def build_model(config: ml_collections.ConfigDict) -> NuWave:
                 dilation_cycle=m.dilation_cycle, kernel_size=m.kernel_size,
                 embedding_channels=m.embedding_channels, embedding_dim=m.embedding_dim,
                 embedding_scale=m.embedding_scale, dtype=jnp.dtype(m.dtype),
-                residual_as_dot=m.get('residual_as_dot', True))
+                residual_as_dot=m.get('residual_as_dot', True),
+                noise_input=m.get('noise_input', 'level'))
 
 
 def init_params(module: NuWave, rng: jax.Array, time: int = 64):
   """Float32 params for `module` (shapes do not depend on `time`)."""
   zeros = jnp.zeros((1, time), jnp.float32)
-  return module.init(rng, zeros, zeros, jnp.ones((1,), jnp.float32))['params']
+  half = jnp.full((1,), math.sqrt(0.5), jnp.float32)
+  return module.init(rng, zeros, zeros, half, half)['params']

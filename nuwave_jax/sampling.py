@@ -17,7 +17,8 @@ from nuwave_jax.model import NuWave
 
 NOISE_BLOCK_SAMPLES = 1024  # noise is drawn in blocks of this many samples, keyed by block index
 
-Denoiser = Callable[[jax.Array, jax.Array], jax.Array]  # (noisy [batch, time], level [batch]) -> eps_hat
+# (noisy [batch, time], level [batch], noise std [batch]) -> eps_hat [batch, time]
+Denoiser = Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
 NoiseFn = Callable[[jax.Array], jax.Array]  # step index i -> [batch, time]; i = 0 is the initial y_T
 
 
@@ -42,25 +43,31 @@ def reverse_diffusion(denoise: Denoiser, noise: NoiseFn, schedule: diffusion.Sch
 
   def step(y, t):
     level = jnp.broadcast_to(schedule.levels[t], y.shape[:1])
-    return diffusion.reverse_step(y, denoise(y, level), t, schedule, noise(t)), None
+    std = jnp.broadcast_to(schedule.noise_stds[t], y.shape[:1])
+    return diffusion.reverse_step(y, denoise(y, level, std), t, schedule, noise(t)), None
 
   y, _ = jax.lax.scan(step, noise(0), jnp.arange(num_steps, 0, -1))
   return y
 
 
-def make_upsampler(module: NuWave):
+def make_upsampler(module: NuWave, prediction: str = 'eps'):
   """A jitted `upsample(params, cond, schedule, keys, start_samples) -> [batch, time]`.
 
   cond: [batch, time] condition (`conditioning.make_condition` or a real low-rate file brought to
   48 kHz); keys: [batch] PRNG keys; start_samples: [batch] int (0 for whole utterances). The condition
   path runs once per call; each of the T steps runs only the noise-dependent part of the network.
+  `prediction` is what the network outputs (config.model.prediction).
   """
 
   @jax.jit
   def upsample(params, cond, schedule, keys, start_samples):
     variables = {'params': params}
     features = module.apply(variables, cond, method=NuWave.condition_features)
-    denoise = lambda y, level: module.apply(variables, y, features, level, method=NuWave.denoise)
+
+    def denoise(y, level, std):
+      output = module.apply(variables, y, features, level, std, method=NuWave.denoise)
+      return diffusion.noise_from_prediction(output, y, level, std, prediction)
+
     return reverse_diffusion(denoise, positional_noise(keys, start_samples, cond.shape[1]), schedule)
 
   return upsample

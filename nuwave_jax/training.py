@@ -102,6 +102,8 @@ def make_train_step(config: ml_collections.ConfigDict, mesh: Mesh):
   max_noise_std = math.sqrt(1.0 - float(levels[-1])**2)  # the schedule's largest
   if d.log_uniform_fraction and not 0.0 < d.noise_std_min < max_noise_std:
     raise ValueError(f'diffusion.noise_std_min must be in (0, {max_noise_std:.3f}), got {d.noise_std_min}')
+  prediction = config.model.get('prediction', 'eps')
+  diffusion.check_prediction(prediction)
   microbatches = t.microbatches
   if microbatches < 1 or t.batch_size % (microbatches * mesh.size):
     raise ValueError(f'train.batch_size {t.batch_size} must be a multiple of train.microbatches '
@@ -115,12 +117,14 @@ def make_train_step(config: ml_collections.ConfigDict, mesh: Mesh):
     noise = jax.random.normal(noise_rng, audio.shape, jnp.float32)
     noisy = diffusion.q_sample(audio, noise_level, noise, noise_std)
 
-    def loss_fn(params, noisy, cond, noise_level, noise):
-      noise_hat = module.apply({'params': params}, noisy, cond, noise_level)
-      return diffusion.loss(noise, noise_hat, d.loss)
+    target = diffusion.prediction_target(audio, noise, noise_level, noise_std, prediction)
+
+    def loss_fn(params, noisy, cond, noise_level, noise_std, target):
+      output = module.apply({'params': params}, noisy, cond, noise_level, noise_std)
+      return diffusion.loss(target, output, d.loss)
 
     grad_fn = jax.value_and_grad(loss_fn)
-    examples = (noisy, cond, noise_level, noise)
+    examples = (noisy, cond, noise_level, noise_std, target)
     if microbatches == 1:
       loss, grads = grad_fn(state.params, *examples)
     else:
@@ -348,7 +352,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir,
         save_state(manager, state)
       if eval_set is not None and (step % t.eval_every == 0 or step == t.num_steps):
         if is_main:
-          upsample = upsample or sampling.make_upsampler(model_lib.build_model(config))
+          upsample = upsample or sampling.make_upsampler(model_lib.build_model(config),
+                                                         config.model.get('prediction', 'eps'))
           scores, outputs = evaluate_samples(upsample, jax.device_get(state.ema_params), eval_set,
                                              config, seed=config.sample.seed)
           writer.scalars(step, {f'eval/{k}': v for k, v in scores.items()})

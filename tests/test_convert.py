@@ -88,3 +88,23 @@ def test_restore_refuses_another_config_and_missing_directories(tmp_path, tiny_c
   manager.close()
   with pytest.raises(ValueError, match='another model config: .*model.embedding_channels: 16 -> 128'):
     checkpoints.restore_params(tmp_path / 'ck', paper_config)
+
+
+def test_the_original_has_no_log_snr_embedding_nor_v_prediction(tiny_config):
+  tiny_config.model.noise_input = 'log_snr'
+  with pytest.raises(ValueError, match="model.noise_input must be 'level'"):
+    convert.params_from_torch(_state_dict(tiny_config), tiny_config)
+  tiny_config.model.noise_input = 'level'
+  tiny_config.model.prediction = 'v'
+  with pytest.raises(ValueError, match="model.prediction must be 'eps'"):
+    convert.params_from_torch(_state_dict(tiny_config), tiny_config)
+
+
+def test_a_config_saved_before_noise_input_and_prediction_existed_means_the_paper(tiny_config):
+  saved = tiny_config.copy_and_resolve_references()
+  del saved.model['noise_input']
+  del saved.model['prediction']
+  assert configuration.architecture_differences(saved, tiny_config) == []
+  tiny_config.model.noise_input = 'log_snr'
+  assert configuration.architecture_differences(saved, tiny_config) == [
+      "model.noise_input: 'level' -> 'log_snr'"]

@@ -147,3 +147,30 @@ def test_reverse_step_equals_the_originals_posterior_form():
 def test_make_schedule_rejects_bad_betas():
   with pytest.raises(ValueError, match='betas'):
     diffusion.make_schedule([0.1, 1.5])
+
+
+def test_noise_stds_are_exact_where_the_float32_level_rounds():
+  schedule = diffusion.make_schedule(default.PAPER_SAMPLING_BETAS)
+  exact = np.sqrt(1 - np.cumprod(1 - np.array(default.PAPER_SAMPLING_BETAS)))
+  np.testing.assert_allclose(schedule.noise_stds[1:], exact, rtol=1e-6)
+  assert schedule.noise_stds[0] == 0.0
+  # Why they are kept: from the float32 level, the last step's std (1e-3) comes out several % off.
+  from_level = np.sqrt(1 - np.asarray(schedule.levels[1], np.float64)**2)
+  assert abs(from_level / exact[0] - 1) > 0.01
+
+
+def test_v_prediction_round_trips_to_the_noise_and_the_clean_signal():
+  rng = np.random.default_rng(3)
+  clean, noise = rng.normal(size=(2, 3, 400)).astype(np.float32)
+  schedule = diffusion.make_schedule(default.PAPER_SAMPLING_BETAS)
+  level, std = schedule.levels[jnp.array([1, 5, 8])], schedule.noise_stds[jnp.array([1, 5, 8])]
+  noisy = diffusion.q_sample(clean, level, noise, std)
+  v = diffusion.prediction_target(clean, noise, level, std, 'v')
+  np.testing.assert_allclose(v, level[:, None] * noise - std[:, None] * clean, rtol=1e-6)
+  # y = l y0 + s eps and l^2 + s^2 = 1: s y + l v = eps and l y - s v = y0.
+  np.testing.assert_allclose(diffusion.noise_from_prediction(v, noisy, level, std, 'v'), noise,
+                             atol=2e-5)
+  np.testing.assert_allclose(level[:, None] * noisy - std[:, None] * v, clean, atol=2e-5)
+  assert diffusion.prediction_target(clean, noise, level, std, 'eps') is noise
+  with pytest.raises(ValueError, match="model.prediction must be one of .* got 'x0'"):
+    diffusion.noise_from_prediction(v, noisy, level, std, 'x0')

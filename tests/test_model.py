@@ -5,8 +5,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from configs import default
 from nuwave_jax import checkpoints
 from nuwave_jax import convert
+from nuwave_jax import diffusion
 from nuwave_jax import model as model_lib
 from tests import reference_numpy
 
@@ -126,3 +128,30 @@ def test_residual_as_dot_is_the_same_network(tiny_config):
   plain = model_lib.build_model(tiny_config).apply({'params': params}, noisy, cond, level)
   np.testing.assert_allclose(module.apply({'params': params}, noisy, cond, level), plain, rtol=1e-5,
                              atol=1e-6)
+
+
+def test_log_snr_input_tells_the_last_sampling_steps_apart(tiny_config):
+  schedule = diffusion.make_schedule(default.PAPER_SAMPLING_BETAS)
+  levels, stds = schedule.levels[1:], schedule.noise_stds[1:]
+  alpha_bars = np.cumprod(1 - np.array(default.PAPER_SAMPLING_BETAS))
+  np.testing.assert_allclose(model_lib.log_snr(levels, stds), np.log(alpha_bars / (1 - alpha_bars)),
+                             rtol=1e-5)
+  # Steps 1 and 2 (std 1e-3 and 1.7e-3): the level's features barely move, the log-SNR's do.
+  features = lambda x, scale: np.asarray(model_lib.noise_level_features(x[:2], 128, scale))
+  moved_level = np.abs(np.diff(features(levels, 50000.0), axis=0)).max()
+  moved_log_snr = np.abs(np.diff(features(model_lib.log_snr(levels, stds), 1.0), axis=0)).max()
+  assert moved_level < 0.06 and moved_log_snr > 0.5
+
+  tiny_config.model.noise_input = 'log_snr'
+  tiny_config.model.embedding_scale = 1.0
+  module = model_lib.build_model(tiny_config)
+  params = model_lib.init_params(module, jax.random.key(9))
+  noisy, cond = jax.random.normal(jax.random.key(10), (2, 2, 300))
+  out = lambda t: module.apply({'params': params}, noisy, cond, levels[t - 1:t].repeat(2),
+                               stds[t - 1:t].repeat(2))
+  assert not np.allclose(out(1), out(2), rtol=1e-3, atol=1e-4)
+  with pytest.raises(ValueError, match='needs the noise std'):
+    module.apply({'params': params}, noisy, cond, levels[:2])
+  tiny_config.model.noise_input = 'sigma'
+  with pytest.raises(ValueError, match="noise_input must be one of .* got 'sigma'"):
+    model_lib.init_params(model_lib.build_model(tiny_config), jax.random.key(0))

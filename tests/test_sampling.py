@@ -18,14 +18,16 @@ def _noise(batch, time, seed=0):
   return sampling.positional_noise(keys, jnp.zeros((batch,), jnp.int32), time)
 
 
+@pytest.mark.parametrize('prediction', ['eps', 'v'])
 @pytest.mark.parametrize('schedule', [PAPER, diffusion.training_schedule(1000, 1e-6, 0.006)],
                          ids=['8-step', '1000-step'])
-def test_oracle_denoiser_recovers_the_clean_signal(schedule):
+def test_oracle_denoiser_recovers_the_clean_signal(schedule, prediction):
   clean = jnp.sin(jnp.linspace(0, 40, 3000)).reshape(2, 1500) * 0.8
 
-  def oracle(noisy, level):  # the true noise of y_t given y0
-    level = level[:, None]
-    return (noisy - level * clean) / jnp.sqrt(1 - level**2)
+  def oracle(noisy, level, std):  # the true eps (or v) of y_t given y0, as the sampler reads it
+    noise = (noisy - level[:, None] * clean) / std[:, None]
+    output = diffusion.prediction_target(clean, noise, level, std, prediction)
+    return diffusion.noise_from_prediction(output, noisy, level, std, prediction)
 
   out = jax.jit(lambda s: sampling.reverse_diffusion(oracle, _noise(2, 1500), s))(schedule)
   np.testing.assert_allclose(out, clean, atol=2e-4)
@@ -35,14 +37,14 @@ def test_scan_sampler_equals_python_loop(tiny_config):
   module = model_lib.build_model(tiny_config)
   params = model_lib.init_params(module, jax.random.key(0))
   cond = jax.random.normal(jax.random.key(1), (2, 700))
-  denoise = lambda y, level: module.apply({'params': params}, y, cond, level)
+  denoise = lambda y, level, std: module.apply({'params': params}, y, cond, level)
   noise = _noise(2, 700, seed=3)
   scanned = jax.jit(lambda s: sampling.reverse_diffusion(denoise, noise, s))(PAPER)
 
   y = noise(0)
   for t in range(8, 0, -1):
     level = jnp.full((2,), PAPER.levels[t])
-    y = diffusion.reverse_step(y, denoise(y, level), jnp.asarray(t), PAPER, noise(t))
+    y = diffusion.reverse_step(y, denoise(y, level, None), jnp.asarray(t), PAPER, noise(t))
   np.testing.assert_allclose(scanned, y, rtol=1e-5, atol=1e-5)
 
 
@@ -54,7 +56,7 @@ def test_upsampler_with_cached_condition_equals_sampling_with_the_plain_forward_
   starts = jnp.zeros((3,), jnp.int32)
   upsample = sampling.make_upsampler(module)
   cached = upsample(params, cond, PAPER, keys, starts)
-  plain = sampling.reverse_diffusion(lambda y, l: module.apply({'params': params}, y, cond, l),
+  plain = sampling.reverse_diffusion(lambda y, l, s: module.apply({'params': params}, y, cond, l),
                                      sampling.positional_noise(keys, starts, 600), PAPER)
   np.testing.assert_allclose(cached, plain, rtol=1e-5, atol=1e-5)
 

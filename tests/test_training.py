@@ -47,6 +47,21 @@ def test_microbatches_give_the_same_update():
     training.make_train_step(c, training.make_mesh(jax.devices()[:2]))
 
 
+def test_prediction_is_a_checked_config_choice():
+  c = training_fixtures.config()
+  mesh = training.make_mesh(jax.devices()[:1])
+  batch = training.global_batch(training_fixtures.batch_rows(0), mesh)
+  losses = {}
+  for prediction in ('eps', 'v'):
+    c.model.prediction = prediction
+    _, metrics = training.make_train_step(c, mesh)(training.init_state(c, mesh), batch)
+    losses[prediction] = float(metrics['loss'])
+  assert losses['eps'] != losses['v']
+  c.model.prediction = 'x0'
+  with pytest.raises(ValueError, match='model.prediction must be one of'):
+    training.make_train_step(c, mesh)
+
+
 def test_log_uniform_fraction_is_a_checked_config_choice():
   c = training_fixtures.config()
   mesh = training.make_mesh(jax.devices()[:1])
