@@ -9,7 +9,7 @@ python3 -m venv .venv
 .venv/bin/pip install -q -r requirements.txt -e .
 scripts/fetch_speech.sh data/speech
 .venv/bin/python train.py --config configs/small.py --workdir runs/quickstart \
-    --config.data.dir=data/speech --config.train.num_steps="${STEPS:-500}"
+    --config.data.dir=data/speech --config.train.num_steps="${STEPS:-2000}"
 clips=(data/speech/eval/*.ogg)
 clip=${clips[0]}
 # The 44.1 kHz clip as a real low-rate input (resampled to 16 kHz, configs/small.py's input rate, then upsampled) ...
