@@ -54,7 +54,7 @@ def main():
   module = model_lib.build_model(config)
   variables = {'params': upsampler.params}
   features = module.apply(variables, jnp.asarray(cond), method=model_lib.NuWave.condition_features)
-  prediction = config.model.get('prediction', 'eps')
+  prediction = config.model.prediction
 
   @jax.jit
   def denoise(y, level, std):

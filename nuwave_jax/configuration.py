@@ -48,7 +48,11 @@ def load_saved_config(directory: str | pathlib.Path) -> ml_collections.ConfigDic
   path = pathlib.Path(directory) / CONFIG_FILENAME
   if not path.is_file():
     raise FileNotFoundError(f'{directory} is not a nuwave-jax checkpoint directory: {path} is missing')
-  return ml_collections.ConfigDict(json.loads(path.read_text()))
+  config = ml_collections.ConfigDict(json.loads(path.read_text()))
+  for key, value in ADDED_KEYS.items():
+    if key not in config.model:
+      config.model[key] = value
+  return config
 
 
 def architecture_differences(saved: ml_collections.ConfigDict,
@@ -57,7 +61,6 @@ def architecture_differences(saved: ml_collections.ConfigDict,
   differences = []
   for group in ARCHITECTURE_KEYS:
     old, new = saved[group].to_dict(), config[group].to_dict()
-    old = {**ADDED_KEYS, **old} if group == 'model' else old
     for key in sorted(set(old) | set(new)):
       if old.get(key) != new.get(key) and key not in COMPUTE_ONLY_KEYS:
         differences.append(f'{group}.{key}: {old.get(key)!r} -> {new.get(key)!r}')

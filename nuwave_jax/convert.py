@@ -48,10 +48,10 @@ def params_from_torch(state_dict: dict[str, np.ndarray], config: ml_collections.
   Conv1d weight (out, in, kernel) -> kernel (kernel, in, out); Linear weight (out, in) -> (in, out).
   Any missing, unexpected or mis-shaped key raises ValueError naming it.
   """
-  if config.model.get('noise_input', 'level') != 'level':
+  if config.model.noise_input != 'level':
     raise ValueError(f"the original network embeds the noise level: model.noise_input must be "
                      f"'level', not {config.model.noise_input!r}")
-  if config.model.get('prediction', 'eps') != 'eps':
+  if config.model.prediction != 'eps':
     raise ValueError(f"the original network predicts the noise: model.prediction must be 'eps', "
                      f"not {config.model.prediction!r}")
   state = {k[len(PREFIX):] if k.startswith(PREFIX) else k: np.asarray(v, np.float32)

@@ -41,8 +41,7 @@ class Upsampler:
   def from_checkpoint(cls, directory, use_ema: bool = True, betas=None) -> 'Upsampler':
     params, config, _ = checkpoints.restore_params(directory, use_ema=use_ema)
     schedule = diffusion.make_schedule(config.sample.betas if betas is None else betas)
-    upsample = sampling.make_upsampler(model_lib.build_model(config),
-                                       config.model.get('prediction', 'eps'))
+    upsample = sampling.make_upsampler(model_lib.build_model(config), config.model.prediction)
     return cls(config, params, schedule, upsample)
 
   @property

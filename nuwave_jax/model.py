@@ -191,7 +191,7 @@ def build_model(config: ml_collections.ConfigDict) -> NuWave:
                 embedding_channels=m.embedding_channels, embedding_dim=m.embedding_dim,
                 embedding_scale=m.embedding_scale, dtype=jnp.dtype(m.dtype),
                 residual_as_dot=m.get('residual_as_dot', True),
-                noise_input=m.get('noise_input', 'level'))
+                noise_input=m.noise_input)
 
 
 def init_params(module: NuWave, rng: jax.Array, time: int = 64):

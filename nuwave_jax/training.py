@@ -102,7 +102,7 @@ def make_train_step(config: ml_collections.ConfigDict, mesh: Mesh):
   max_noise_std = math.sqrt(1.0 - float(levels[-1])**2)  # the schedule's largest
   if d.log_uniform_fraction and not 0.0 < d.noise_std_min < max_noise_std:
     raise ValueError(f'diffusion.noise_std_min must be in (0, {max_noise_std:.3f}), got {d.noise_std_min}')
-  prediction = config.model.get('prediction', 'eps')
+  prediction = config.model.prediction
   diffusion.check_prediction(prediction)
   microbatches = t.microbatches
   if microbatches < 1 or t.batch_size % (microbatches * mesh.size):
@@ -353,7 +353,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir,
       if eval_set is not None and (step % t.eval_every == 0 or step == t.num_steps):
         if is_main:
           upsample = upsample or sampling.make_upsampler(model_lib.build_model(config),
-                                                         config.model.get('prediction', 'eps'))
+                                                         config.model.prediction)
           scores, outputs = evaluate_samples(upsample, jax.device_get(state.ema_params), eval_set,
                                              config, seed=config.sample.seed)
           writer.scalars(step, {f'eval/{k}': v for k, v in scores.items()})

@@ -100,10 +100,14 @@ def test_the_original_has_no_log_snr_embedding_nor_v_prediction(tiny_config):
     convert.params_from_torch(_state_dict(tiny_config), tiny_config)
 
 
-def test_a_config_saved_before_noise_input_and_prediction_existed_means_the_paper(tiny_config):
-  saved = tiny_config.copy_and_resolve_references()
-  del saved.model['noise_input']
-  del saved.model['prediction']
+def test_a_config_saved_before_noise_input_and_prediction_existed_means_the_paper(tmp_path,
+                                                                                   tiny_config):
+  old = tiny_config.copy_and_resolve_references()
+  del old.model['noise_input']
+  del old.model['prediction']
+  configuration.save_config(tmp_path, old)
+  saved = configuration.load_saved_config(tmp_path)
+  assert (saved.model.noise_input, saved.model.prediction) == ('level', 'eps')
   assert configuration.architecture_differences(saved, tiny_config) == []
   tiny_config.model.noise_input = 'log_snr'
   assert configuration.architecture_differences(saved, tiny_config) == [
