@@ -47,10 +47,14 @@ def main(argv=None) -> int:
   parser.add_argument('--limit', type=int, default=None, help='only the first N utterances')
   parser.add_argument('--plots', type=int, default=3, help='spectrogram images to write')
   parser.add_argument('--seed', type=int, default=None, help='default: config.sample.seed')
+  parser.add_argument('--noise-scale', type=float, default=None,
+                      help="each sampling step's added noise x this, in [0, 1] "
+                           '(default: config.sample.noise_scale)')
   parser.add_argument('--no-ema', action='store_true')
   args = parser.parse_args(argv)
   try:
-    upsampler = inference.Upsampler.from_checkpoint(args.checkpoint, use_ema=not args.no_ema)
+    upsampler = inference.Upsampler.from_checkpoint(args.checkpoint, use_ema=not args.no_ema,
+                                                    noise_scale=args.noise_scale)
     utterances = load_utterances(args.data, upsampler, args.limit)
   except (FileNotFoundError, ValueError) as error:
     print(f'error: {error}', file=sys.stderr)
@@ -65,6 +69,7 @@ def main(argv=None) -> int:
         upsampler, utterances, args.runs, seed, s.chunk_seconds, s.overlap_seconds, s.batch_size,
         bar.update)
   report['checkpoint'] = str(args.checkpoint)
+  report['noise_scale'] = upsampler.config.sample.noise_scale
   report['data'] = args.data
   output = pathlib.Path(args.output)
   evaluation.write_report(report, output / 'report.json')

@@ -52,6 +52,9 @@ def main(argv=None) -> int:
                       help="resample inputs of other rates to the checkpoint's input rate first")
   parser.add_argument('--schedule', default='paper', help="'paper' (8 steps), 'training' or betas")
   parser.add_argument('--seed', type=int, default=None, help='default: config.sample.seed')
+  parser.add_argument('--noise-scale', type=float, default=None,
+                      help="each sampling step's added noise x this, in [0, 1] "
+                           '(default: config.sample.noise_scale)')
   parser.add_argument('--chunk-seconds', type=float, default=None)
   parser.add_argument('--overlap-seconds', type=float, default=None)
   parser.add_argument('--batch-size', type=int, default=None, help='chunks sampled at once')
@@ -59,8 +62,10 @@ def main(argv=None) -> int:
   args = parser.parse_args(argv)
 
   try:
-    upsampler = inference.Upsampler.from_checkpoint(args.checkpoint, use_ema=not args.no_ema)
-    upsampler.schedule = diffusion.make_schedule(parse_schedule(args.schedule, upsampler.config))
+    upsampler = inference.Upsampler.from_checkpoint(args.checkpoint, use_ema=not args.no_ema,
+                                                    noise_scale=args.noise_scale)
+    upsampler.schedule = diffusion.make_schedule(parse_schedule(args.schedule, upsampler.config),
+                                                 upsampler.config.sample.noise_scale)
     s = upsampler.config.sample
     seed = s.seed if args.seed is None else args.seed
     chunk = s.chunk_seconds if args.chunk_seconds is None else args.chunk_seconds

@@ -54,11 +54,12 @@ def main():
   module = model_lib.build_model(config)
   variables = {'params': upsampler.params}
   features = module.apply(variables, jnp.asarray(cond), method=model_lib.NuWave.condition_features)
-  prediction = config.model.prediction
+  prediction, input_kind = config.model.prediction, config.model.network_input
 
   @jax.jit
   def denoise(y, level, std):
-    output = module.apply(variables, y, features, level, std, method=model_lib.NuWave.denoise)
+    x = diffusion.network_input(y, jnp.asarray(cond), level, input_kind)
+    output = module.apply(variables, x, features, level, std, method=model_lib.NuWave.denoise)
     return diffusion.noise_from_prediction(output, y, level, std, prediction)
 
   n = len(clips)

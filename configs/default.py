@@ -26,6 +26,8 @@ def get_config(ratio: int = 2) -> ml_collections.ConfigDict:
   config.model.noise_input = 'level'
   # What the network outputs: 'eps' the noise (the paper) or 'v' = l eps - s y0 (see diffusion.py).
   config.model.prediction = 'eps'
+  # What the network sees in place of y_t: 'noisy' y_t (the paper) or 'residual' y_t - l y_c.
+  config.model.network_input = 'noisy'
   config.model.dtype = 'float32'            # convolutions: 'float32' or 'bfloat16'
   # Each layer's residual update as one matmul of [gated, x] (+7 % multiply-adds): without it XLA's
   # CPU backend re-fuses the residual chain into later layers and a train step takes 1.5x as long.
@@ -68,6 +70,7 @@ def get_config(ratio: int = 2) -> ml_collections.ConfigDict:
   # the activation memory; on a CPU, batches beyond 1 x 32768 per device run faster per example so).
   config.train.microbatches = 1
   config.train.learning_rate = 3e-5
+  config.train.lr_decay = 'constant'       # or 'cosine': to 0 at num_steps
   config.train.adam_b1 = 0.5
   config.train.adam_b2 = 0.999
   config.train.adam_eps = 1e-9
@@ -86,6 +89,8 @@ def get_config(ratio: int = 2) -> ml_collections.ConfigDict:
   config.sample = ml_collections.ConfigDict()
   config.sample.betas = PAPER_SAMPLING_BETAS
   config.sample.seed = 0
+  # Each ancestral step's added noise sigma_t times this: 1 the paper, 0 none (see diffusion.py).
+  config.sample.noise_scale = 1.0
   config.sample.chunk_seconds = 2.0         # long files are sampled in overlapping chunks
   config.sample.overlap_seconds = 0.5
   config.sample.batch_size = 2              # chunks sampled at once (memory grows with it)

@@ -17,8 +17,9 @@ CONFIG_FILENAME = 'config.json'
 ARCHITECTURE_KEYS = ('model',)
 # Model fields that change how the network computes, not what its parameters mean.
 COMPUTE_ONLY_KEYS = ('dtype', 'residual_as_dot')
-# Model fields added after the first checkpoints: what a saved config without them meant.
-ADDED_KEYS = {'noise_input': 'level', 'prediction': 'eps'}
+# Fields added after the first checkpoints, by group: what a saved config without them meant.
+ADDED_KEYS = {'model': {'noise_input': 'level', 'prediction': 'eps', 'network_input': 'noisy'},
+              'sample': {'noise_scale': 1.0}}
 
 
 def load_config_file(path: str | pathlib.Path) -> ml_collections.ConfigDict:
@@ -49,9 +50,10 @@ def load_saved_config(directory: str | pathlib.Path) -> ml_collections.ConfigDic
   if not path.is_file():
     raise FileNotFoundError(f'{directory} is not a nuwave-jax checkpoint directory: {path} is missing')
   config = ml_collections.ConfigDict(json.loads(path.read_text()))
-  for key, value in ADDED_KEYS.items():
-    if key not in config.model:
-      config.model[key] = value
+  for group, keys in ADDED_KEYS.items():
+    for key, value in keys.items():
+      if key not in config[group]:
+        config[group][key] = value
   return config
 
 

@@ -54,6 +54,9 @@ def params_from_torch(state_dict: dict[str, np.ndarray], config: ml_collections.
   if config.model.prediction != 'eps':
     raise ValueError(f"the original network predicts the noise: model.prediction must be 'eps', "
                      f"not {config.model.prediction!r}")
+  if config.model.network_input != 'noisy':
+    raise ValueError(f"the original network sees y_t itself: model.network_input must be 'noisy', "
+                     f"not {config.model.network_input!r}")
   state = {k[len(PREFIX):] if k.startswith(PREFIX) else k: np.asarray(v, np.float32)
            for k, v in state_dict.items()}
   names = _name_map(config)

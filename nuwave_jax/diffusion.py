@@ -24,19 +24,26 @@ class Schedule(NamedTuple):
   noise_stds: jax.Array       # sqrt(1 - alpha_bar_t) for t = 0..T, from float64 (not from levels)
   noise_coefs: jax.Array      # beta_t / sqrt(1 - alpha_bar_t)
   inv_sqrt_alphas: jax.Array  # 1 / sqrt(alpha_t)
-  sigmas: jax.Array           # sqrt(beta_t (1 - alpha_bar_{t-1}) / (1 - alpha_bar_t)); 0 at t = 1
+  # noise_scale x sqrt(beta_t (1 - alpha_bar_{t-1}) / (1 - alpha_bar_t)); 0 at t = 1
+  sigmas: jax.Array
 
 
-def make_schedule(betas) -> Schedule:
-  """Schedule from betas [T] (any sequence); products in float64."""
+def make_schedule(betas, noise_scale: float = 1.0) -> Schedule:
+  """Schedule from betas [T] (any sequence); products in float64.
+
+  noise_scale multiplies the noise each ancestral step adds (sigma_t): 1 is the paper's sampler, 0
+  adds none (each step goes to the posterior mean), in between a lower sampling temperature.
+  """
   betas = np.asarray(betas, np.float64)
   if betas.ndim != 1 or not np.all((betas > 0) & (betas < 1)):
     raise ValueError(f'betas must be a 1-D sequence in (0, 1), got {betas}')
+  if not 0.0 <= noise_scale <= 1.0:
+    raise ValueError(f'sample.noise_scale must be in [0, 1], got {noise_scale}')
   alphas = 1.0 - betas
   alpha_bars = np.cumprod(alphas)
   one_minus_alpha_bars = -np.expm1(np.cumsum(np.log1p(-betas)))  # 1 - alpha_bar without cancellation
   one_minus_alpha_bars_prev = np.concatenate([[0.0], one_minus_alpha_bars[:-1]])
-  sigmas = np.sqrt(betas * one_minus_alpha_bars_prev / one_minus_alpha_bars)
+  sigmas = noise_scale * np.sqrt(betas * one_minus_alpha_bars_prev / one_minus_alpha_bars)
   f32 = lambda a: jnp.asarray(a, jnp.float32)
   return Schedule(betas=f32(betas), alpha_bars=f32(alpha_bars),
                   levels=f32(np.sqrt(np.concatenate([[1.0], alpha_bars]))),
@@ -130,6 +137,27 @@ def noise_from_prediction(output: jax.Array, noisy: jax.Array, noise_level: jax.
   if prediction == 'eps':
     return output
   return noise_std[:, None] * noisy + noise_level[:, None] * output
+
+
+# What the network sees in place of y_t: 'noisy' y_t itself (the paper) or 'residual' y_t - l y_c, the
+# part of y_t that the condition y_c does not explain. In the residual the low band is mostly noise
+# (y0 ~ y_c there), so the network does not have to cancel the condition's large low band to find the
+# noise in it (up to the condition's one-sample delay at x3, from the paper's half-pixel interpolation).
+# The condition still enters through its own path.
+NETWORK_INPUTS = ('noisy', 'residual')
+
+
+def check_network_input(kind: str) -> None:
+  if kind not in NETWORK_INPUTS:
+    raise ValueError(f'model.network_input must be one of {NETWORK_INPUTS}, got {kind!r}')
+
+
+def network_input(noisy: jax.Array, cond: jax.Array, noise_level: jax.Array, kind: str) -> jax.Array:
+  """The network's first input: y_t or y_t - l y_c. noisy, cond: [batch, time]; noise_level: [batch]."""
+  check_network_input(kind)
+  if kind == 'noisy':
+    return noisy
+  return noisy - noise_level[:, None] * cond
 
 
 def per_example_l1(noise: jax.Array, noise_hat: jax.Array, lengths: jax.Array | None = None) -> jax.Array:

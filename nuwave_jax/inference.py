@@ -38,10 +38,16 @@ class Upsampler:
   upsample: object  # sampling.make_upsampler(...)
 
   @classmethod
-  def from_checkpoint(cls, directory, use_ema: bool = True, betas=None) -> 'Upsampler':
+  def from_checkpoint(cls, directory, use_ema: bool = True, betas=None,
+                      noise_scale: float | None = None) -> 'Upsampler':
+    """betas and noise_scale default to the checkpoint's config.sample."""
     params, config, _ = checkpoints.restore_params(directory, use_ema=use_ema)
-    schedule = diffusion.make_schedule(config.sample.betas if betas is None else betas)
-    upsample = sampling.make_upsampler(model_lib.build_model(config), config.model.prediction)
+    if noise_scale is not None:
+      config.sample.noise_scale = noise_scale
+    schedule = diffusion.make_schedule(config.sample.betas if betas is None else betas,
+                                       config.sample.noise_scale)
+    upsample = sampling.make_upsampler(model_lib.build_model(config), config.model.prediction,
+                                       config.model.network_input)
     return cls(config, params, schedule, upsample)
 
   @property

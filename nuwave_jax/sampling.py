@@ -50,14 +50,17 @@ def reverse_diffusion(denoise: Denoiser, noise: NoiseFn, schedule: diffusion.Sch
   return y
 
 
-def make_upsampler(module: NuWave, prediction: str = 'eps'):
+def make_upsampler(module: NuWave, prediction: str = 'eps', network_input: str = 'noisy'):
   """A jitted `upsample(params, cond, schedule, keys, start_samples) -> [batch, time]`.
 
   cond: [batch, time] condition (`conditioning.make_condition` or a real low-rate file brought to
   48 kHz); keys: [batch] PRNG keys; start_samples: [batch] int (0 for whole utterances). The condition
   path runs once per call; each of the T steps runs only the noise-dependent part of the network.
-  `prediction` is what the network outputs (config.model.prediction).
+  `prediction` is what the network outputs and `network_input` what it sees in place of y_t
+  (config.model.prediction, config.model.network_input).
   """
+  diffusion.check_prediction(prediction)
+  diffusion.check_network_input(network_input)
 
   @jax.jit
   def upsample(params, cond, schedule, keys, start_samples):
@@ -65,7 +68,8 @@ def make_upsampler(module: NuWave, prediction: str = 'eps'):
     features = module.apply(variables, cond, method=NuWave.condition_features)
 
     def denoise(y, level, std):
-      output = module.apply(variables, y, features, level, std, method=NuWave.denoise)
+      x = diffusion.network_input(y, cond, level, network_input)
+      output = module.apply(variables, x, features, level, std, method=NuWave.denoise)
       return diffusion.noise_from_prediction(output, y, level, std, prediction)
 
     return reverse_diffusion(denoise, positional_noise(keys, start_samples, cond.shape[1]), schedule)

@@ -43,11 +43,25 @@ class TrainState(flax.struct.PyTreeNode):
   rng: jax.Array         # uint32 key data of the training RNG stream
 
 
+LR_DECAYS = ('constant', 'cosine')
+
+
+def learning_rate(config: ml_collections.ConfigDict):
+  """train.learning_rate, constant (the paper) or cosine-decayed to 0 at train.num_steps: a float or
+  an optax schedule (step -> lr)."""
+  t = config.train
+  if t.lr_decay not in LR_DECAYS:
+    raise ValueError(f'train.lr_decay must be one of {LR_DECAYS}, got {t.lr_decay!r}')
+  if t.lr_decay == 'constant':
+    return t.learning_rate
+  return optax.cosine_decay_schedule(t.learning_rate, t.num_steps)
+
+
 def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
   """Global-norm clip, then Adam (paper: clip 0.5, lr 3e-5, betas (0.5, 0.999), eps 1e-9)."""
   t = config.train
   return optax.chain(optax.clip_by_global_norm(t.grad_clip_norm),
-                     optax.adam(t.learning_rate, b1=t.adam_b1, b2=t.adam_b2, eps=t.adam_eps))
+                     optax.adam(learning_rate(config), b1=t.adam_b1, b2=t.adam_b2, eps=t.adam_eps))
 
 
 def ema_update(ema, params, decay: float, style: str, step=None):
@@ -102,8 +116,9 @@ def make_train_step(config: ml_collections.ConfigDict, mesh: Mesh):
   max_noise_std = math.sqrt(1.0 - float(levels[-1])**2)  # the schedule's largest
   if d.log_uniform_fraction and not 0.0 < d.noise_std_min < max_noise_std:
     raise ValueError(f'diffusion.noise_std_min must be in (0, {max_noise_std:.3f}), got {d.noise_std_min}')
-  prediction = config.model.prediction
+  prediction, input_kind = config.model.prediction, config.model.network_input
   diffusion.check_prediction(prediction)
+  diffusion.check_network_input(input_kind)
   microbatches = t.microbatches
   if microbatches < 1 or t.batch_size % (microbatches * mesh.size):
     raise ValueError(f'train.batch_size {t.batch_size} must be a multiple of train.microbatches '
@@ -115,7 +130,8 @@ def make_train_step(config: ml_collections.ConfigDict, mesh: Mesh):
     noise_level, noise_std = diffusion.sample_training_noise_level(
         level_rng, levels, audio.shape[0], d.log_uniform_fraction, d.noise_std_min, max_noise_std)
     noise = jax.random.normal(noise_rng, audio.shape, jnp.float32)
-    noisy = diffusion.q_sample(audio, noise_level, noise, noise_std)
+    noisy = diffusion.network_input(diffusion.q_sample(audio, noise_level, noise, noise_std), cond,
+                                    noise_level, input_kind)
 
     target = diffusion.prediction_target(audio, noise, noise_level, noise_std, prediction)
 
@@ -238,9 +254,9 @@ def make_eval_set(utterances: list[tuple[str, np.ndarray]], config) -> EvalSet:
   return EvalSet([n for n, _ in utterances], audio, condition, np.array([len(c) for c in clips]))
 
 
-def evaluate_samples(upsample, params, eval_set: EvalSet, config, seed: int):
+def evaluate_samples(upsample, params, eval_set: EvalSet, schedule: diffusion.Schedule, config,
+                     seed: int):
   """Samples the eval set on this process's first device; returns (metrics, outputs [n, samples])."""
-  schedule = diffusion.make_schedule(config.sample.betas)
   n = len(eval_set.names)
   keys = jax.random.split(jax.random.key(seed), n)
   outputs = np.asarray(upsample(params, eval_set.condition, schedule, keys, np.zeros(n, np.int32)))
@@ -280,10 +296,15 @@ class SummaryWriter:
 
 
 def check_workdir(config: ml_collections.ConfigDict, workdir) -> None:
-  """Refuses to resume a workdir whose checkpoints were made with another model config."""
+  """Refuses to resume a workdir whose checkpoints were made with another model config, or with
+  another train.lr_decay (whose optimizer state has another structure)."""
   if (pathlib.Path(workdir) / configuration.CONFIG_FILENAME).exists():
     saved = configuration.load_saved_config(workdir)
     configuration.check_same_architecture(saved, config, str(workdir))
+    saved_decay = saved.train.get('lr_decay', 'constant')
+    if saved_decay != config.train.lr_decay:
+      raise ValueError(f'{workdir} was trained with train.lr_decay={saved_decay!r}, not '
+                       f'{config.train.lr_decay!r}: resume with the same, or use a new --workdir')
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir,
@@ -305,6 +326,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir,
 
   mesh = make_mesh()
   train_step = make_train_step(config, mesh)  # checks the batch against devices and microbatches
+  lr = learning_rate(config)
+  eval_schedule = diffusion.make_schedule(config.sample.betas, config.sample.noise_scale)
   manager = checkpoints.make_manager(workdir, keep=t.keep_checkpoints)
   latest = manager.latest_step()
   if latest is None:
@@ -340,7 +363,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir,
         if pending[0] % t.log_every == 0:
           now = time.perf_counter()
           values['steps_per_sec'] = (pending[0] - timer_step) / (now - timer)
-          values['learning_rate'] = t.learning_rate
+          values['learning_rate'] = float(lr(pending[0] - 1)) if callable(lr) else lr
           timer_step, timer = pending[0], now
           writer.scalars(pending[0], values)
           progress.set_postfix(loss=f"{values['loss']:.3f}", steps_s=f"{values['steps_per_sec']:.2f}")
@@ -353,9 +376,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir,
       if eval_set is not None and (step % t.eval_every == 0 or step == t.num_steps):
         if is_main:
           upsample = upsample or sampling.make_upsampler(model_lib.build_model(config),
-                                                         config.model.prediction)
+                                                         config.model.prediction,
+                                                         config.model.network_input)
           scores, outputs = evaluate_samples(upsample, jax.device_get(state.ema_params), eval_set,
-                                             config, seed=config.sample.seed)
+                                             eval_schedule, config, seed=config.sample.seed)
           writer.scalars(step, {f'eval/{k}': v for k, v in scores.items()})
           writer.audio(step, 'eval/upsampled', outputs, config.data.sample_rate_hz)
           if step == t.eval_every:

@@ -90,7 +90,7 @@ def test_restore_refuses_another_config_and_missing_directories(tmp_path, tiny_c
     checkpoints.restore_params(tmp_path / 'ck', paper_config)
 
 
-def test_the_original_has_no_log_snr_embedding_nor_v_prediction(tiny_config):
+def test_the_original_has_no_log_snr_embedding_nor_v_prediction_nor_residual_input(tiny_config):
   tiny_config.model.noise_input = 'log_snr'
   with pytest.raises(ValueError, match="model.noise_input must be 'level'"):
     convert.params_from_torch(_state_dict(tiny_config), tiny_config)
@@ -98,16 +98,22 @@ def test_the_original_has_no_log_snr_embedding_nor_v_prediction(tiny_config):
   tiny_config.model.prediction = 'v'
   with pytest.raises(ValueError, match="model.prediction must be 'eps'"):
     convert.params_from_torch(_state_dict(tiny_config), tiny_config)
+  tiny_config.model.prediction = 'eps'
+  tiny_config.model.network_input = 'residual'
+  with pytest.raises(ValueError, match="model.network_input must be 'noisy'"):
+    convert.params_from_torch(_state_dict(tiny_config), tiny_config)
 
 
-def test_a_config_saved_before_noise_input_and_prediction_existed_means_the_paper(tmp_path,
-                                                                                   tiny_config):
+def test_a_config_saved_before_the_added_model_keys_existed_means_the_paper(tmp_path, tiny_config):
   old = tiny_config.copy_and_resolve_references()
-  del old.model['noise_input']
-  del old.model['prediction']
+  for key in ('noise_input', 'prediction', 'network_input'):
+    del old.model[key]
+  del old.sample['noise_scale']
   configuration.save_config(tmp_path, old)
   saved = configuration.load_saved_config(tmp_path)
-  assert (saved.model.noise_input, saved.model.prediction) == ('level', 'eps')
+  assert (saved.model.noise_input, saved.model.prediction, saved.model.network_input) == (
+      'level', 'eps', 'noisy')
+  assert saved.sample.noise_scale == 1.0
   assert configuration.architecture_differences(saved, tiny_config) == []
   tiny_config.model.noise_input = 'log_snr'
   assert configuration.architecture_differences(saved, tiny_config) == [

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from configs import default
+from nuwave_jax import conditioning
 from nuwave_jax import diffusion
 
 
@@ -174,3 +175,27 @@ def test_v_prediction_round_trips_to_the_noise_and_the_clean_signal():
   assert diffusion.prediction_target(clean, noise, level, std, 'eps') is noise
   with pytest.raises(ValueError, match="model.prediction must be one of .* got 'x0'"):
     diffusion.noise_from_prediction(v, noisy, level, std, 'x0')
+
+
+def test_the_residual_input_leaves_only_noise_and_the_missing_band():
+  rate, time = 48000, 4800
+  t = np.arange(time) / rate
+  # Low tones: the condition's half-pixel interpolation delays it by one 48 kHz sample at x3, which
+  # leaves 2 pi f / 48000 of a tone at f in y0 - y_c (13 % at 1 kHz).
+  low = 0.4 * np.sin(2 * np.pi * 200 * t) + 0.2 * np.sin(2 * np.pi * 500 * t)
+  high = 0.1 * np.sin(2 * np.pi * 15000 * t)
+  clean = (low + high)[None].astype(np.float32)
+  cond = conditioning.make_condition(clean, 3)
+  noise = np.random.default_rng(0).normal(size=clean.shape).astype(np.float32)
+  level, std = jnp.array([0.8]), jnp.array([0.6])
+  noisy = diffusion.q_sample(clean, level, noise, std)
+  assert diffusion.network_input(noisy, cond, level, 'noisy') is noisy
+  signal = np.asarray(diffusion.network_input(noisy, cond, level, 'residual')) - 0.6 * noise
+  # What is left of l y0 once the noise is removed: its low band (< 8 kHz) is gone, its high band is not.
+  def band(x, lo_hz, hi_hz):  # rms of the FFT bins in [lo_hz, hi_hz)
+    return np.sqrt(np.mean(np.abs(np.fft.rfft(x[0])[lo_hz * time // rate:hi_hz * time // rate])**2))
+
+  assert band(signal, 0, 8000) < 0.05 * band(0.8 * clean, 0, 8000)
+  np.testing.assert_allclose(band(signal, 8000, 24000), band(0.8 * clean, 8000, 24000), rtol=0.02)
+  with pytest.raises(ValueError, match="model.network_input must be one of .* got 'clean'"):
+    diffusion.network_input(noisy, cond, level, 'clean')

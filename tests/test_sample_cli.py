@@ -85,6 +85,19 @@ def test_outputs_are_reproducible_and_long_files_are_chunked(checkpoint, tmp_pat
   np.testing.assert_allclose(runs[0][:-64], runs[2][:-64], atol=1e-3)
 
 
+def test_noise_scale_option(checkpoint, tmp_path, capsys):
+  path = _write(tmp_path / 'x.wav', 0.4 * np.sin(np.arange(4800) / 3), 24000)
+  outs = {}
+  for scale in ('1', '0'):
+    assert sample.main([path, '--checkpoint', str(checkpoint), '--output', str(tmp_path / scale),
+                        '--noise-scale', scale]) == 0
+    outs[scale] = soundfile.read(tmp_path / scale / 'x.wav')[0]
+  assert np.max(np.abs(outs['1'] - outs['0'])) > 1e-3
+  assert sample.main([path, '--checkpoint', str(checkpoint), '--output', str(tmp_path / 'o'),
+                      '--noise-scale', '2']) == 2
+  assert 'sample.noise_scale must be in [0, 1], got 2.0' in capsys.readouterr().err
+
+
 def test_simulate_and_resample_options(checkpoint, tmp_path, capsys):
   hq = _write(tmp_path / 'hq.wav', 0.5 * np.sin(np.arange(9600) / 4), 48000)
   odd = _write(tmp_path / 'odd.wav', 0.5 * np.sin(np.arange(4410) / 4), 22050)

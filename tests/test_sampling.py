@@ -126,3 +126,42 @@ def test_chunked_sampling_equals_unchunked_sampling(tiny_config):
   other = sampling.upsample_chunked(upsample, params, conditions[:1], keys[:1], PAPER, chunk=4096,
                                     overlap=2048, batch_size=1)
   np.testing.assert_allclose(other[0][:-64], chunked[0][:-64], rtol=1e-4, atol=1e-4)
+
+
+def test_upsampler_with_residual_input_feeds_the_network_y_minus_level_times_condition(tiny_config):
+  module = model_lib.build_model(tiny_config)
+  params = model_lib.init_params(module, jax.random.key(0))
+  cond = jax.random.normal(jax.random.key(1), (2, 500))
+  keys = jax.random.split(jax.random.key(7), 2)
+  starts = jnp.zeros((2,), jnp.int32)
+  residual = sampling.make_upsampler(module, network_input='residual')(params, cond, PAPER, keys, starts)
+  noise = sampling.positional_noise(keys, starts, 500)
+  y = noise(0)
+  for t in range(8, 0, -1):
+    level = jnp.full((2,), PAPER.levels[t])
+    eps_hat = module.apply({'params': params}, y - level[:, None] * cond, cond, level)
+    y = diffusion.reverse_step(y, eps_hat, jnp.asarray(t), PAPER, noise(t))
+  np.testing.assert_allclose(residual, y, rtol=1e-5, atol=1e-5)
+  noisy = sampling.make_upsampler(module)(params, cond, PAPER, keys, starts)
+  assert np.max(np.abs(residual - noisy)) > 1e-3
+  with pytest.raises(ValueError, match='model.network_input must be one of'):
+    sampling.make_upsampler(module, network_input='clean')
+
+
+def test_noise_scale_scales_the_added_noise_and_zero_makes_the_steps_deterministic(tiny_config):
+  full, half = (diffusion.make_schedule(default.PAPER_SAMPLING_BETAS, scale) for scale in (1.0, 0.5))
+  np.testing.assert_allclose(half.sigmas, 0.5 * full.sigmas, rtol=1e-7)
+  np.testing.assert_array_equal(half.noise_coefs, full.noise_coefs)
+  with pytest.raises(ValueError, match='sample.noise_scale must be in'):
+    diffusion.make_schedule(default.PAPER_SAMPLING_BETAS, 1.5)
+  module = model_lib.build_model(tiny_config)
+  params = model_lib.init_params(module, jax.random.key(0))
+  cond = jax.random.normal(jax.random.key(1), (2, 400))
+  denoise = lambda y, level, std: module.apply({'params': params}, y, cond, level)
+  start = _noise(2, 400, seed=0)
+  # The same y_T, different noise at every later step.
+  mixed = lambda seed: (lambda i: jnp.where(i == 0, start(0), _noise(2, 400, seed)(i)))
+  run = jax.jit(lambda s, seed: sampling.reverse_diffusion(denoise, mixed(seed), s), static_argnums=1)
+  quiet = diffusion.make_schedule(default.PAPER_SAMPLING_BETAS, 0.0)
+  np.testing.assert_array_equal(run(quiet, 1), run(quiet, 2))
+  assert np.max(np.abs(run(full, 1) - run(full, 2))) > 1e-3

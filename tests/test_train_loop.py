@@ -70,12 +70,16 @@ def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tiny_folder
   assert step == 4 and all(np.all(np.isfinite(p)) for p in jax.tree.leaves(params))
 
 
-def test_resuming_with_another_model_config_is_refused(tiny_folder_config, tmp_path):
+def test_resuming_with_another_model_config_or_lr_decay_is_refused(tiny_folder_config, tmp_path):
   config = _config(tiny_folder_config)
   config.train.num_steps = 2
   training.train_and_evaluate(config, tmp_path / 'run', _data(config))
   config.model.residual_channels = 16
   with pytest.raises(ValueError, match='model.residual_channels: 8 -> 16'):
+    training.check_workdir(config, tmp_path / 'run')
+  config.model.residual_channels = 8
+  config.train.lr_decay = 'cosine'  # another optimizer state
+  with pytest.raises(ValueError, match="train.lr_decay='constant', not 'cosine'"):
     training.check_workdir(config, tmp_path / 'run')
 
 

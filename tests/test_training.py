@@ -62,6 +62,26 @@ def test_prediction_is_a_checked_config_choice():
     training.make_train_step(c, mesh)
 
 
+def test_residual_input_is_a_checked_config_choice_that_subtracts_the_condition():
+  c = training_fixtures.config()
+  mesh = training.make_mesh(jax.devices()[:1])
+  rows = training_fixtures.batch_rows(0)
+  silent = {'audio': rows['audio'], 'condition': np.zeros_like(rows['condition'])}
+  losses = {}
+  for network_input in ('noisy', 'residual'):
+    c.model.network_input = network_input
+    step = training.make_train_step(c, mesh)
+    for name, batch in (('cond', rows), ('silent', silent)):
+      _, metrics = step(training.init_state(c, mesh), training.global_batch(batch, mesh))
+      losses[network_input, name] = float(metrics['loss'])
+  # With a silent condition y_t - l y_c is y_t: the same loss; with the real one, another.
+  assert losses['residual', 'silent'] == pytest.approx(losses['noisy', 'silent'], rel=1e-6)
+  assert abs(losses['residual', 'cond'] / losses['noisy', 'cond'] - 1) > 1e-3
+  c.model.network_input = 'clean'
+  with pytest.raises(ValueError, match='model.network_input must be one of'):
+    training.make_train_step(c, mesh)
+
+
 def test_log_uniform_fraction_is_a_checked_config_choice():
   c = training_fixtures.config()
   mesh = training.make_mesh(jax.devices()[:1])
@@ -115,6 +135,22 @@ def test_optimizer_is_clipped_adam_with_the_papers_hyperparameters(tiny_config):
   # Adam's first step is lr * m_hat / (sqrt(v_hat) + eps) = lr * sign(g) for the clipped g.
   np.testing.assert_allclose(updates['w'], [-3e-5, -3e-5, 0.0], rtol=1e-4)
   assert tiny_config.train.adam_b1 == 0.5 and tiny_config.train.adam_eps == 1e-9
+
+
+def test_cosine_lr_decay_follows_the_closed_form(tiny_config):
+  tiny_config.train.lr_decay = 'cosine'
+  tiny_config.train.num_steps = 4
+  tx = training.make_optimizer(tiny_config)
+  params, grads = {'w': jnp.zeros(1)}, {'w': jnp.array([0.1])}  # not clipped
+  state, steps = tx.init(params), []
+  for _ in range(5):
+    updates, state = tx.update(grads, state, params)
+    steps.append(-float(updates['w'][0]))  # Adam on a constant gradient: lr_k * sign(g)
+  expected = [3e-5 * 0.5 * (1 + np.cos(np.pi * min(k, 4) / 4)) for k in range(5)]
+  np.testing.assert_allclose(steps, expected, rtol=1e-4, atol=1e-12)
+  tiny_config.train.lr_decay = 'linear'
+  with pytest.raises(ValueError, match="train.lr_decay must be one of .* got 'linear'"):
+    training.make_optimizer(tiny_config)
 
 
 def test_ema_styles():
