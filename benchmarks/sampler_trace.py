@@ -49,16 +49,16 @@ def main():
   if not clips:
     raise SystemExit(f'no clip in {args.data} is {args.seconds} s long')
   clean = np.stack(clips)
-  cond = conditioning.make_condition(clean, upsampler.ratio, config.data.lowpass_n_fft,
-                                     config.data.lowpass_hop).astype(np.float32)
+  cond = jnp.asarray(conditioning.make_condition(clean, upsampler.ratio, config.data.lowpass_n_fft,
+                                                 config.data.lowpass_hop))
   module = model_lib.build_model(config)
   variables = {'params': upsampler.params}
-  features = module.apply(variables, jnp.asarray(cond), method=model_lib.NuWave.condition_features)
+  features = module.apply(variables, cond, method=model_lib.NuWave.condition_features)
   prediction, input_kind = config.model.prediction, config.model.network_input
 
   @jax.jit
   def denoise(y, level, std):
-    x = diffusion.network_input(y, jnp.asarray(cond), level, input_kind)
+    x = diffusion.network_input(y, cond, level, input_kind)
     output = module.apply(variables, x, features, level, std, method=model_lib.NuWave.denoise)
     return diffusion.noise_from_prediction(output, y, level, std, prediction)
 
