@@ -31,12 +31,26 @@ def torch_bias(fan_in: int):
   return init
 
 
-def conv(features: int, in_features: int, kernel_size: int = 1, dilation: int = 1, dtype=jnp.float32,
-         name: str | None = None) -> nn.Conv:
-  """A 1-D conv with 'same' padding, PyTorch init, float32 params, compute in `dtype`."""
-  return nn.Conv(features, (kernel_size,), kernel_dilation=(dilation,), padding='SAME', dtype=dtype,
-                 param_dtype=jnp.float32, kernel_init=kaiming_normal,
-                 bias_init=torch_bias(in_features * kernel_size), name=name)
+class ConvParams(nn.Module):
+  """A 1-D conv's parameters as nn.Conv names them (kernel [k, in, out], bias [out])."""
+  features: int
+  in_features: int
+  kernel_size: int
+
+  @nn.compact
+  def __call__(self):
+    fan_in = self.in_features * self.kernel_size
+    kernel = self.param('kernel', kaiming_normal, (self.kernel_size, self.in_features, self.features),
+                        jnp.float32)
+    bias = self.param('bias', torch_bias(fan_in), (self.features,), jnp.float32)
+    return kernel, bias
+
+
+def dilated_conv1d(x: jax.Array, kernel: jax.Array, bias: jax.Array, dilation: int) -> jax.Array:
+  """'Same'-padded 1-D conv, channels last: [batch, time, in] x [k, in, out] -> [batch, time, out]."""
+  y = jax.lax.conv_general_dilated(x, kernel.astype(x.dtype), (1,), 'SAME', rhs_dilation=(dilation,),
+                                   dimension_numbers=('NWC', 'WIO', 'NWC'))
+  return y + bias.astype(x.dtype)
 
 
 class Pointwise(nn.Module):
@@ -49,6 +63,16 @@ class Pointwise(nn.Module):
     kernel = self.param('kernel', kaiming_normal, (1, self.in_features, self.features), jnp.float32)
     bias = self.param('bias', torch_bias(self.in_features), (self.features,), jnp.float32)
     return kernel[0], bias
+
+
+def pointwise(x: jax.Array, kernel: jax.Array, bias: jax.Array, dtype) -> jax.Array:
+  """A 1x1 conv as a matmul: [..., in] x ([in, out], [out]) -> [..., out] in `dtype`."""
+  return x.astype(dtype) @ kernel.astype(dtype) + bias.astype(dtype)
+
+
+def from_audio(audio: jax.Array, kernel: jax.Array, bias: jax.Array, dtype) -> jax.Array:
+  """A 1x1 conv from one channel: [batch, time] x ([1, C], [C]) -> [batch, time, C] in `dtype`."""
+  return audio[..., None].astype(dtype) * kernel[0].astype(dtype) + bias.astype(dtype)
 
 
 def dense(features: int, in_features: int, name: str | None = None) -> nn.Dense:
@@ -93,33 +117,42 @@ class ResidualLayer(nn.Module):
   def setup(self):
     c = self.channels
     self.diffusion_projection = dense(c, self.embedding_dim)
-    self.dilated_conv = conv(2 * c, c, self.kernel_size, self.dilation, self.dtype)
-    self.condition_conv = conv(2 * c, c, self.kernel_size, self.dilation, self.dtype)
+    self.dilated_conv = ConvParams(2 * c, c, self.kernel_size)
+    self.condition_conv = ConvParams(2 * c, c, self.kernel_size)
     self.output_projection = Pointwise(2 * c, c)
 
   def condition_features(self, c: jax.Array) -> jax.Array:
     """[batch, time, C] -> [batch, time, 2C]."""
-    return self.condition_conv(c)
+    kernel, bias = self.condition_conv()
+    return dilated_conv1d(c.astype(self.dtype), kernel, bias, self.dilation)
 
-  def __call__(self, x: jax.Array, cond_features: jax.Array, embedding: jax.Array):
-    """x: [batch, time, C], cond_features: [batch, time, 2C], embedding: [batch, E].
+  def embedding_offset(self, embedding: jax.Array) -> jax.Array:
+    """What this layer adds to its input x: the noise-level embedding [batch, E] -> [batch, 1, C]."""
+    return self.diffusion_projection(embedding)[:, None, :].astype(self.dtype)
 
-    Returns (next x [batch, time, C], skip [batch, time, C]).
+  def __call__(self, h: jax.Array, cond_features: jax.Array, next_shift: jax.Array):
+    """One layer on h = x + embedding_offset [batch, time, C], with cond_features [batch, time, 2C]
+    (this layer's condition_features). Returns (next layer's h [batch, time, C], skip [batch, time, C]).
+
+    The next layer's input is x' + its offset, where x' = (x + gated W_res + b_res) / sqrt 2 is the
+    original's residual output; next_shift [batch, 1, C] = next offset - this offset / sqrt 2, so that
+    the offset adds ride on the residual matmul's bias instead of a pass over the features.
     """
-    h = x + self.diffusion_projection(embedding)[:, None, :].astype(x.dtype)
-    u = self.dilated_conv(h) + cond_features
+    kernel, bias = self.dilated_conv()
+    u = dilated_conv1d(h, kernel, bias, self.dilation) + cond_features
     # The original names the halves (gate, filter) but applies sigmoid to the first: keep that order.
     c = self.channels
     gated = jax.nn.sigmoid(u[..., :c]) * jnp.tanh(u[..., c:])
     kernel, bias = self.output_projection()
     kernel, bias = kernel.astype(self.dtype), bias.astype(self.dtype)
     skip = gated @ kernel[:, c:] + bias[c:]
+    shift = bias[:c] / math.sqrt(2.0) + next_shift
     if self.residual_as_dot:
-      # (x + gated W_res + b_res) / sqrt 2 as one matmul of [gated, x]: XLA must then materialise x,
-      # which otherwise it re-fuses, chain and all, into every later layer (2x slower on CPU; +7 % MACs).
+      # (h + gated W_res) / sqrt 2 as one matmul of [gated, h]: XLA must then materialise h, which
+      # otherwise it re-fuses, chain and all, into every later layer (2x slower on CPU; +7 % MACs).
       weights = jnp.concatenate([kernel[:, :c], jnp.eye(c, dtype=kernel.dtype)], axis=0) / math.sqrt(2.0)
-      return jnp.concatenate([gated, x], axis=-1) @ weights + bias[:c] / math.sqrt(2.0), skip
-    return (x + gated @ kernel[:, :c] + bias[:c]) / math.sqrt(2.0), skip
+      return jnp.concatenate([gated, h], axis=-1) @ weights + shift, skip
+    return (h + gated @ kernel[:, :c]) / math.sqrt(2.0) + shift, skip
 
 
 class NuWave(nn.Module):
@@ -140,8 +173,8 @@ class NuWave(nn.Module):
     if self.noise_input not in NOISE_INPUTS:
       raise ValueError(f'model.noise_input must be one of {NOISE_INPUTS}, got {self.noise_input!r}')
     c = self.residual_channels
-    self.input_projection = conv(c, 1, dtype=self.dtype)
-    self.condition_projection = conv(c, 1, dtype=self.dtype)
+    self.input_projection = Pointwise(c, 1)
+    self.condition_projection = Pointwise(c, 1)
     self.embedding_projection1 = dense(self.embedding_dim, self.embedding_channels)
     self.embedding_projection2 = dense(self.embedding_dim, self.embedding_dim)
     self.layers = [
@@ -149,34 +182,39 @@ class NuWave(nn.Module):
                       self.dtype, self.residual_as_dot, name=f'layer_{i}')
         for i in range(self.residual_layers)
     ]
-    self.skip_projection = conv(c, c, dtype=self.dtype)
-    self.output_projection = conv(1, c, dtype=self.dtype)
+    self.skip_projection = Pointwise(c, c)
+    self.output_projection = Pointwise(1, c)
 
   def condition_features(self, cond: jax.Array) -> tuple[jax.Array, ...]:
     """The step-independent condition path. cond: [batch, time] -> layers x [batch, time, 2C].
 
     A tuple, not a stacked array: the gradient of a stack is a full-size buffer per layer.
     """
-    c = nn.silu(self.condition_projection(cond[..., None].astype(self.dtype)))
+    c = nn.silu(from_audio(cond, *self.condition_projection(), self.dtype))
     return tuple(layer.condition_features(c) for layer in self.layers)
 
   def denoise(self, noisy: jax.Array, cond_features: tuple[jax.Array, ...], noise_level: jax.Array,
               noise_std: jax.Array | None = None) -> jax.Array:
     """noisy: [batch, time], cond_features: layers x [batch, time, 2C], noise_level and noise_std:
     [batch] -> [batch, time]."""
-    x = nn.silu(self.input_projection(noisy[..., None].astype(self.dtype)))
+    x = nn.silu(from_audio(noisy, *self.input_projection(), self.dtype))
     if self.noise_input == 'log_snr':
       if noise_std is None:
         raise ValueError("model.noise_input 'log_snr' needs the noise std beside the level")
       noise_level = log_snr(noise_level, noise_std)
     e = noise_level_features(noise_level, self.embedding_channels, self.embedding_scale)
     e = nn.silu(self.embedding_projection2(nn.silu(self.embedding_projection1(e))))
+    offsets = [layer.embedding_offset(e) for layer in self.layers]
+    h = x + offsets[0]
     skip_sum = 0.0
     for i, layer in enumerate(self.layers):
-      x, skip = layer(x, cond_features[i], e)
+      next_offset = offsets[i + 1] if i + 1 < len(self.layers) else 0.0  # the last h is unused
+      h, skip = layer(h, cond_features[i], next_offset - offsets[i] / math.sqrt(2.0))
       skip_sum = skip_sum + skip
-    y = nn.silu(self.skip_projection(skip_sum / math.sqrt(len(self.layers))))
-    return self.output_projection(y)[..., 0].astype(jnp.float32)
+    kernel, bias = self.skip_projection()
+    y = nn.silu(pointwise(skip_sum / math.sqrt(len(self.layers)), kernel, bias, self.dtype))
+    kernel, bias = self.output_projection()
+    return pointwise(y, kernel, bias, self.dtype)[..., 0].astype(jnp.float32)
 
   def __call__(self, noisy: jax.Array, cond: jax.Array, noise_level: jax.Array,
                noise_std: jax.Array | None = None) -> jax.Array:

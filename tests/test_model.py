@@ -51,12 +51,16 @@ def test_paper_network_has_3049985_parameters(paper_config):
 
 
 def test_dilations_cycle_through_1_to_512(paper_config):
+  # Each layer's condition conv answers an impulse at t0 at exactly t0 - d, t0, t0 + d.
   module = model_lib.build_model(paper_config)
-  params = jax.eval_shape(lambda: model_lib.init_params(module, jax.random.key(0)))
-  bound = module.bind({'params': params})
-  dilations = [layer.dilated_conv.kernel_dilation[0] for layer in bound.layers]
-  assert dilations == [2**(i % 10) for i in range(30)]
-  assert [layer.condition_conv.kernel_dilation[0] for layer in bound.layers] == dilations
+  params = model_lib.init_params(module, jax.random.key(0))
+  impulse = np.zeros((1, 2048, 64), np.float32)
+  impulse[0, 1024, 0] = 1.0
+  taps = []
+  for layer in module.bind({'params': params}).layers:
+    response = np.asarray(layer.condition_features(impulse) - layer.condition_features(0 * impulse))
+    taps.append(list(np.flatnonzero(np.abs(response[0]).max(axis=-1) > 0) - 1024))
+  assert taps == [[-2**(i % 10), 0, 2**(i % 10)] for i in range(30)]
 
 
 def test_init_is_kaiming_normal_for_convs_and_torch_uniform_for_linears(paper_config):
