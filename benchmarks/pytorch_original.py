@@ -1,20 +1,25 @@
 """The original's computation in PyTorch, timed on this machine beside ours (the same-machine baseline).
 
   pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
-  python benchmarks/pytorch_original.py [--batch 1 4] [--seconds 1 4] [--threads 2]
+  python benchmarks/pytorch_original.py [--batch 1 4] [--microbatches 0] [--seconds 1 4] [--repeats 3]
 
 The network is our own PyTorch transcription of REFERENCE section 1 with the original's module names,
 so that its state dict goes through `nuwave_jax.convert`; the script first checks that our JAX network
 computes the same output from those weights. It then times what the original code does: a train step
 (forward, backward, Adam) on 32768-sample crops, and 8-step sampling that runs the whole network,
-condition path included, at every step. float32, eager mode, `--threads` intra-op threads.
+condition path included, at every step (float32, eager mode, `--threads` intra-op threads), in turn
+with our train step and sampler on the same inputs, and prints one table: both times, our GFLOP/s and
+fraction of the machine's matmul peak, and the speed-up as the median of the per-turn ratios (robust
+to a machine whose speed drifts between runs).
 """
 
 import argparse
+import copy
 import math
 import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import torch
 from torch import nn
@@ -22,8 +27,16 @@ from torch.nn import functional as F
 
 import common
 from configs import nuwave_x2
+from nuwave_jax import conditioning
 from nuwave_jax import convert
+from nuwave_jax import diffusion
 from nuwave_jax import model as model_lib
+from nuwave_jax import sampling
+from nuwave_jax import training
+
+# The performance issue's figures for the original on a machine like this one (seconds).
+ISSUE_TRAIN_SECONDS = {1: 3.5, 4: 26}
+ISSUE_SAMPLING_SECONDS = {1.0: 15.7, 4.0: 122}
 
 
 class Embedding(nn.Module):
@@ -92,20 +105,93 @@ def check_same_network(net: NuWave, config) -> float:
   return float(np.abs(ours - theirs).max() / np.abs(ours).max())
 
 
-def timed(fn, repeats: int) -> float:
-  fn()  # warm-up
-  times = []
-  for _ in range(repeats):
-    start = time.perf_counter()
+def paired_times(runs: dict, repeats: int) -> dict:
+  """Wall times of each zero-argument function in `runs`, called in turn `repeats` times after one
+  warm-up call each, so that both frameworks see the same moments of a noisy machine."""
+  for fn in runs.values():
     fn()
-    times.append(time.perf_counter() - start)
-  return sorted(times)[len(times) // 2]
+  times = {name: [] for name in runs}
+  for _ in range(repeats):
+    for name, fn in runs.items():
+      start = time.perf_counter()
+      fn()
+      times[name].append(time.perf_counter() - start)
+  return times
+
+
+def torch_train_step(net: NuWave, batch: int):
+  """The original's train step on random 32768-sample crops: forward, backward, clip, Adam."""
+  optimizer = torch.optim.Adam(net.parameters(), lr=3e-5, betas=(0.5, 0.999), eps=1e-9)
+  audio, cond = torch.randn(batch, 32768), torch.randn(batch, 32768)
+  level = torch.rand(batch)
+
+  def step():
+    optimizer.zero_grad()
+    noise = torch.randn_like(audio)
+    noisy = level[:, None] * audio + torch.sqrt(1 - level[:, None] ** 2) * noise
+    loss = torch.log((net(noisy, cond, level) - noise).abs().mean(dim=1).clamp_min(1e-20)).mean()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(net.parameters(), 0.5)
+    optimizer.step()
+
+  return step
+
+
+def torch_sampler(net: NuWave, betas: list[float], samples: int):
+  """The original's 8-step sampling: the whole network, condition path included, at every step."""
+  betas = torch.tensor(betas, dtype=torch.float64)
+  alpha_bars = torch.cumprod(1 - betas, 0)
+  cond = torch.randn(1, samples)
+
+  @torch.no_grad()
+  def sample():
+    y = torch.randn_like(cond)
+    for t in reversed(range(len(betas))):
+      level = torch.sqrt(alpha_bars[t]).float().reshape(1)
+      eps = net(y, cond, level)
+      y = (y - betas[t] / torch.sqrt(1 - alpha_bars[t]) * eps) / torch.sqrt(1 - betas[t])
+      if t > 0:
+        sigma = torch.sqrt(betas[t] * (1 - alpha_bars[t - 1]) / (1 - alpha_bars[t]))
+        y = y + sigma * torch.randn_like(y)
+    return y
+
+  return sample
+
+
+def jax_train_step(config, batch: int, microbatches: int):
+  """Our sharded train step (forward, backward, clip, Adam, EMA) on one device."""
+  config = copy.deepcopy(config)
+  config.train.batch_size, config.train.microbatches = batch, microbatches
+  mesh = training.make_mesh(jax.devices()[:1])
+  audio = np.random.default_rng(0).uniform(-0.5, 0.5, (batch, 32768)).astype(np.float32)
+  data = training.global_batch({'audio': audio, 'condition': conditioning.make_condition(audio, 2)}, mesh)
+  step = training.make_train_step(config, mesh)
+  holder = {'state': training.init_state(config, mesh)}
+
+  def run():
+    holder['state'], metrics = step(holder['state'], data)
+    jax.block_until_ready(metrics)
+
+  return run
+
+
+def jax_sampler(config, samples: int):
+  """Our jitted sampler: the condition path once, then the 8 steps as one lax.scan."""
+  module = model_lib.build_model(config)
+  params = model_lib.init_params(module, jax.random.key(0))
+  schedule = diffusion.make_schedule(config.sample.betas)
+  upsample = sampling.make_upsampler(module)
+  cond = np.random.default_rng(0).uniform(-0.5, 0.5, (1, samples)).astype(np.float32)
+  keys = jax.random.split(jax.random.key(0), 1)
+  return lambda: jax.block_until_ready(upsample(params, cond, schedule, keys, jnp.zeros(1, jnp.int32)))
 
 
 def main():
   parser = argparse.ArgumentParser()
-  parser.add_argument('--batch', type=int, nargs='+', default=[1, 4])
-  parser.add_argument('--seconds', type=float, nargs='+', default=[1.0, 4.0])
+  parser.add_argument('--batch', type=int, nargs='*', default=[1, 4])
+  parser.add_argument('--microbatches', type=int, default=0,
+                      help='our train.microbatches for each batch (0: one example per microbatch)')
+  parser.add_argument('--seconds', type=float, nargs='*', default=[1.0, 4.0])
   parser.add_argument('--threads', type=int, default=2)
   parser.add_argument('--repeats', type=int, default=3)
   args = parser.parse_args()
@@ -114,49 +200,37 @@ def main():
 
   config = nuwave_x2.get_config()
   net = NuWave()
-  print(f'machine: {common.machine()}; float32 matmul peak {common.matmul_peak_gflops():.0f} GFLOP/s '
+  peak = common.matmul_peak_gflops()
+  macs, condition_macs = common.network_macs_per_sample(config)
+  steps = len(config.sample.betas)
+  print(f'machine: {common.machine()}; float32 matmul peak {peak:.0f} GFLOP/s '
         f'(JAX); torch {torch.__version__}, {torch.get_num_threads()} threads')
   print(f'same network as ours: max relative difference {check_same_network(net, config):.1e}; '
         f'{sum(p.numel() for p in net.parameters()):,} parameters')
+  print(f'each row: ours and PyTorch called in turn, {args.repeats} times each after a warm-up; medians; '
+        'the speed-up is the median of the per-turn ratios')
+  print('| paper-size network | ours (s) | GFLOP/s | of matmul peak | PyTorch (s) | speed-up | '
+        'the issue\'s PyTorch figure (s) |')
+  print('|---|---|---|---|---|---|---|')
 
-  optimizer = torch.optim.Adam(net.parameters(), lr=3e-5, betas=(0.5, 0.999), eps=1e-9)
-  print('| PyTorch train step, 32768 samples | step (s) | s per example |\n|---|---|---|')
+  def row(label, ours, theirs, flops, issue_figure):
+    times = paired_times({'ours': ours, 'theirs': theirs}, args.repeats)
+    mine, torch_s = np.median(times['ours']), np.median(times['theirs'])
+    speedup = np.median(np.asarray(times['theirs']) / np.asarray(times['ours']))
+    print(f'| {label} | {mine:.2f} | {flops / mine / 1e9:.0f} | {flops / mine / 1e9 / peak:.0%} | '
+          f'{torch_s:.2f} | {speedup:.2f}x | {issue_figure} |', flush=True)
+
   for batch in args.batch:
-    audio, cond = torch.randn(batch, 32768), torch.randn(batch, 32768)
-    level = torch.rand(batch)
-
-    def step():
-      optimizer.zero_grad()
-      noise = torch.randn_like(audio)
-      noisy = level[:, None] * audio + torch.sqrt(1 - level[:, None] ** 2) * noise
-      loss = torch.log((net(noisy, cond, level) - noise).abs().mean(dim=1).clamp_min(1e-20)).mean()
-      loss.backward()
-      torch.nn.utils.clip_grad_norm_(net.parameters(), 0.5)
-      optimizer.step()
-
-    seconds = timed(step, args.repeats)
-    print(f'| batch {batch} | {seconds:.2f} | {seconds / batch:.2f} |', flush=True)
-
-  betas = torch.tensor(config.sample.betas, dtype=torch.float64)
-  alpha_bars = torch.cumprod(1 - betas, 0)
-  print('| PyTorch sampling, 8 steps | time (s) | real-time factor |\n|---|---|---|')
+    microbatches = args.microbatches or batch
+    row(f'train step, batch {batch} x 32768 (ours: {microbatches} microbatches)',
+        jax_train_step(config, batch, microbatches), torch_train_step(net, batch),
+        3 * 2 * macs * batch * 32768, ISSUE_TRAIN_SECONDS.get(batch, '-'))
   for seconds in args.seconds:
-    cond = torch.randn(1, int(seconds * 48000))
-
-    @torch.no_grad()
-    def sample():
-      y = torch.randn_like(cond)
-      for t in reversed(range(len(betas))):
-        level = torch.sqrt(alpha_bars[t]).float().reshape(1)
-        eps = net(y, cond, level)
-        y = (y - betas[t] / torch.sqrt(1 - alpha_bars[t]) * eps) / torch.sqrt(1 - betas[t])
-        if t > 0:
-          sigma = torch.sqrt(betas[t] * (1 - alpha_bars[t - 1]) / (1 - alpha_bars[t]))
-          y = y + sigma * torch.randn_like(y)
-      return y
-
-    elapsed = timed(sample, max(1, args.repeats - 1))
-    print(f'| {seconds:g} s of audio | {elapsed:.2f} | {elapsed / seconds:.2f} |', flush=True)
+    samples = int(seconds * config.data.sample_rate_hz)
+    row(f'sampling {seconds:g} s of audio, {steps} steps', jax_sampler(config, samples),
+        torch_sampler(net, config.sample.betas, samples),
+        2 * samples * (condition_macs + steps * (macs - condition_macs)),
+        ISSUE_SAMPLING_SECONDS.get(seconds, '-'))
 
 
 if __name__ == '__main__':
