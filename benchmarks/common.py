@@ -1,5 +1,6 @@
 """Shared pieces of the benchmarks: the machine's matmul peak, FLOP counts, a timer, the eval clips."""
 
+import copy
 import os
 import platform
 import sys
@@ -64,3 +65,38 @@ def network_macs_per_sample(config) -> tuple[int, int]:
   condition = c + m.residual_layers * c * 2 * c * m.kernel_size
   total = 2 * c + m.residual_layers * per_layer + c * c + c
   return total, condition
+
+
+def train_step_runner(config, batch: int, samples: int = 32768, microbatches: int = 1):
+  """A zero-argument function that runs one of our train steps (forward, backward, clip, Adam, EMA) on
+  one device, on a fixed random batch of `batch` x `samples` and its condition, and waits for it."""
+  from nuwave_jax import conditioning
+  from nuwave_jax import training
+  config = copy.deepcopy(config)
+  config.train.batch_size, config.train.microbatches = batch, microbatches
+  mesh = training.make_mesh(jax.devices()[:1])
+  audio = np.random.default_rng(0).uniform(-0.5, 0.5, (batch, samples)).astype(np.float32)
+  data = training.global_batch({'audio': audio, 'condition': conditioning.make_condition(audio, 2)}, mesh)
+  step = training.make_train_step(config, mesh)
+  holder = {'state': training.init_state(config, mesh)}
+
+  def run():
+    holder['state'], metrics = step(holder['state'], data)
+    jax.block_until_ready(metrics)
+
+  return run
+
+
+def sampler_runner(config, samples: int):
+  """A zero-argument function that upsamples one random utterance of `samples` samples with our
+  jitted sampler (condition path once, the schedule's steps as one lax.scan) and waits for it."""
+  from nuwave_jax import diffusion
+  from nuwave_jax import model as model_lib
+  from nuwave_jax import sampling
+  module = model_lib.build_model(config)
+  params = model_lib.init_params(module, jax.random.key(0))
+  schedule = diffusion.make_schedule(config.sample.betas)
+  upsample = sampling.make_upsampler(module)
+  cond = np.random.default_rng(0).uniform(-0.5, 0.5, (1, samples)).astype(np.float32)
+  keys = jax.random.split(jax.random.key(0), 1)
+  return lambda: jax.block_until_ready(upsample(params, cond, schedule, keys, jnp.zeros(1, jnp.int32)))

@@ -14,12 +14,10 @@ to a machine whose speed drifts between runs).
 """
 
 import argparse
-import copy
 import math
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import torch
 from torch import nn
@@ -27,12 +25,8 @@ from torch.nn import functional as F
 
 import common
 from configs import nuwave_x2
-from nuwave_jax import conditioning
 from nuwave_jax import convert
-from nuwave_jax import diffusion
 from nuwave_jax import model as model_lib
-from nuwave_jax import sampling
-from nuwave_jax import training
 
 # The performance issue's figures for the original on a machine like this one (seconds).
 ISSUE_TRAIN_SECONDS = {1: 3.5, 4: 26}
@@ -158,34 +152,6 @@ def torch_sampler(net: NuWave, betas: list[float], samples: int):
   return sample
 
 
-def jax_train_step(config, batch: int, microbatches: int):
-  """Our sharded train step (forward, backward, clip, Adam, EMA) on one device."""
-  config = copy.deepcopy(config)
-  config.train.batch_size, config.train.microbatches = batch, microbatches
-  mesh = training.make_mesh(jax.devices()[:1])
-  audio = np.random.default_rng(0).uniform(-0.5, 0.5, (batch, 32768)).astype(np.float32)
-  data = training.global_batch({'audio': audio, 'condition': conditioning.make_condition(audio, 2)}, mesh)
-  step = training.make_train_step(config, mesh)
-  holder = {'state': training.init_state(config, mesh)}
-
-  def run():
-    holder['state'], metrics = step(holder['state'], data)
-    jax.block_until_ready(metrics)
-
-  return run
-
-
-def jax_sampler(config, samples: int):
-  """Our jitted sampler: the condition path once, then the 8 steps as one lax.scan."""
-  module = model_lib.build_model(config)
-  params = model_lib.init_params(module, jax.random.key(0))
-  schedule = diffusion.make_schedule(config.sample.betas)
-  upsample = sampling.make_upsampler(module)
-  cond = np.random.default_rng(0).uniform(-0.5, 0.5, (1, samples)).astype(np.float32)
-  keys = jax.random.split(jax.random.key(0), 1)
-  return lambda: jax.block_until_ready(upsample(params, cond, schedule, keys, jnp.zeros(1, jnp.int32)))
-
-
 def main():
   parser = argparse.ArgumentParser()
   parser.add_argument('--batch', type=int, nargs='*', default=[1, 4])
@@ -222,12 +188,12 @@ def main():
 
   for batch in args.batch:
     microbatches = args.microbatches or batch
-    row(f'train step, batch {batch} x 32768 (ours: {microbatches} microbatches)',
-        jax_train_step(config, batch, microbatches), torch_train_step(net, batch),
+    row(f'train step, batch {batch} x 32768 (ours: train.microbatches={microbatches})',
+        common.train_step_runner(config, batch, microbatches=microbatches), torch_train_step(net, batch),
         3 * 2 * macs * batch * 32768, ISSUE_TRAIN_SECONDS.get(batch, '-'))
   for seconds in args.seconds:
     samples = int(seconds * config.data.sample_rate_hz)
-    row(f'sampling {seconds:g} s of audio, {steps} steps', jax_sampler(config, samples),
+    row(f'sampling {seconds:g} s of audio, {steps} steps', common.sampler_runner(config, samples),
         torch_sampler(net, config.sample.betas, samples),
         2 * samples * (condition_macs + steps * (macs - condition_macs)),
         ISSUE_SAMPLING_SECONDS.get(seconds, '-'))

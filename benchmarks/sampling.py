@@ -9,15 +9,8 @@ audio), the achieved GFLOP/s and its fraction of this machine's float32 matmul p
 
 import argparse
 
-import jax
-import jax.numpy as jnp
-import numpy as np
-
 import common
 from configs import nuwave_x2
-from nuwave_jax import diffusion
-from nuwave_jax import model as model_lib
-from nuwave_jax import sampling
 
 
 def main():
@@ -27,10 +20,6 @@ def main():
   args = parser.parse_args()
 
   config = nuwave_x2.get_config()
-  module = model_lib.build_model(config)
-  params = model_lib.init_params(module, jax.random.key(0))
-  schedule = diffusion.make_schedule(config.sample.betas)
-  upsample = sampling.make_upsampler(module)
   peak = common.matmul_peak_gflops()
   macs, condition_macs = common.network_macs_per_sample(config)
   steps = len(config.sample.betas)
@@ -40,10 +29,7 @@ def main():
   print('|---|---|---|---|---|')
   for seconds in args.seconds:
     samples = int(seconds * config.data.sample_rate_hz)
-    cond = np.random.default_rng(0).uniform(-0.5, 0.5, (1, samples)).astype(np.float32)
-    keys = jax.random.split(jax.random.key(0), 1)
-    run = lambda: upsample(params, cond, schedule, keys, jnp.zeros(1, jnp.int32))
-    elapsed = common.timed(run, repeats=args.repeats)
+    elapsed = common.timed(common.sampler_runner(config, samples), repeats=args.repeats)
     flops = 2 * samples * (condition_macs + steps * (macs - condition_macs))
     print(f'| {seconds:g} | {elapsed:.2f} | {elapsed / seconds:.2f} | {flops / elapsed / 1e9:.0f} | '
           f'{flops / elapsed / 1e9 / peak:.0%} |', flush=True)

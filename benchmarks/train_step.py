@@ -9,13 +9,8 @@ machine's float32 matmul peak measured in the same run.
 
 import argparse
 
-import jax
-import numpy as np
-
 import common
 from configs import nuwave_x2
-from nuwave_jax import conditioning
-from nuwave_jax import training
 
 
 def main():
@@ -32,25 +27,12 @@ def main():
   config.model.dtype = args.dtype
   peak = common.matmul_peak_gflops()
   macs, _ = common.network_macs_per_sample(config)
-  mesh = training.make_mesh(jax.devices()[:1])
   print(f'machine: {common.machine()}; float32 matmul peak {peak:.0f} GFLOP/s')
   print(f'paper network, {args.samples} samples per example, {args.dtype} convolutions')
   print('| batch | microbatches | step (s) | s per example | audio s / s | GFLOP/s | of matmul peak |')
   print('|---|---|---|---|---|---|---|')
   for batch, microbatches in [(b, m) for b in args.batch for m in args.microbatches if b % m == 0]:
-    config.train.batch_size = batch
-    config.train.microbatches = microbatches
-    rng = np.random.default_rng(0)
-    audio = rng.uniform(-0.5, 0.5, (batch, args.samples)).astype(np.float32)
-    data = training.global_batch({'audio': audio, 'condition': conditioning.make_condition(audio, 2)},
-                                 mesh)
-    step = training.make_train_step(config, mesh)
-    holder = {'state': training.init_state(config, mesh)}
-
-    def run():
-      holder['state'], metrics = step(holder['state'], data)
-      return metrics
-
+    run = common.train_step_runner(config, batch, args.samples, microbatches)
     seconds = common.timed(run, repeats=args.repeats)
     gflops = 3 * 2 * macs * batch * args.samples / seconds / 1e9
     audio_seconds = batch * args.samples / config.data.sample_rate_hz
