@@ -67,6 +67,16 @@ def network_macs_per_sample(config) -> tuple[int, int]:
   return total, condition
 
 
+def train_step_flops(config, batch: int, samples: int) -> float:
+  """FLOPs of one train step: 2 x the forward's multiply-adds, x3 for the backward."""
+  return 3 * 2 * network_macs_per_sample(config)[0] * batch * samples
+
+
+def sampling_flops(config, samples: int) -> float:
+  """FLOPs of our sampler on one utterance: the condition path once, the rest at every step."""
+  macs, condition_macs = network_macs_per_sample(config)
+  return 2 * samples * (condition_macs + len(config.sample.betas) * (macs - condition_macs))
+
 def train_step_runner(config, batch: int, samples: int = 32768, microbatches: int = 1):
   """A zero-argument function that runs one of our train steps (forward, backward, clip, Adam, EMA) on
   one device, on a fixed random batch of `batch` x `samples` and its condition, and waits for it."""

@@ -167,7 +167,6 @@ def main():
   config = nuwave_x2.get_config()
   net = NuWave()
   peak = common.matmul_peak_gflops()
-  macs, condition_macs = common.network_macs_per_sample(config)
   steps = len(config.sample.betas)
   print(f'machine: {common.machine()}; float32 matmul peak {peak:.0f} GFLOP/s '
         f'(JAX); torch {torch.__version__}, {torch.get_num_threads()} threads')
@@ -190,12 +189,12 @@ def main():
     microbatches = args.microbatches or batch
     row(f'train step, batch {batch} x 32768 (ours: train.microbatches={microbatches})',
         common.train_step_runner(config, batch, microbatches=microbatches), torch_train_step(net, batch),
-        3 * 2 * macs * batch * 32768, ISSUE_TRAIN_SECONDS.get(batch, '-'))
+        common.train_step_flops(config, batch, 32768), ISSUE_TRAIN_SECONDS.get(batch, '-'))
   for seconds in args.seconds:
     samples = int(seconds * config.data.sample_rate_hz)
     row(f'sampling {seconds:g} s of audio, {steps} steps', common.sampler_runner(config, samples),
         torch_sampler(net, config.sample.betas, samples),
-        2 * samples * (condition_macs + steps * (macs - condition_macs)),
+        common.sampling_flops(config, samples),
         ISSUE_SAMPLING_SECONDS.get(seconds, '-'))
 
 

@@ -21,7 +21,6 @@ def main():
 
   config = nuwave_x2.get_config()
   peak = common.matmul_peak_gflops()
-  macs, condition_macs = common.network_macs_per_sample(config)
   steps = len(config.sample.betas)
   print(f'machine: {common.machine()}; float32 matmul peak {peak:.0f} GFLOP/s')
   print(f'paper network, {steps}-step schedule, condition path computed once')
@@ -30,7 +29,7 @@ def main():
   for seconds in args.seconds:
     samples = int(seconds * config.data.sample_rate_hz)
     elapsed = common.timed(common.sampler_runner(config, samples), repeats=args.repeats)
-    flops = 2 * samples * (condition_macs + steps * (macs - condition_macs))
+    flops = common.sampling_flops(config, samples)
     print(f'| {seconds:g} | {elapsed:.2f} | {elapsed / seconds:.2f} | {flops / elapsed / 1e9:.0f} | '
           f'{flops / elapsed / 1e9 / peak:.0%} |', flush=True)
 

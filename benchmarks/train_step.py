@@ -26,7 +26,6 @@ def main():
   config = nuwave_x2.get_config()
   config.model.dtype = args.dtype
   peak = common.matmul_peak_gflops()
-  macs, _ = common.network_macs_per_sample(config)
   print(f'machine: {common.machine()}; float32 matmul peak {peak:.0f} GFLOP/s')
   print(f'paper network, {args.samples} samples per example, {args.dtype} convolutions')
   print('| batch | microbatches | step (s) | s per example | audio s / s | GFLOP/s | of matmul peak |')
@@ -34,7 +33,7 @@ def main():
   for batch, microbatches in [(b, m) for b in args.batch for m in args.microbatches if b % m == 0]:
     run = common.train_step_runner(config, batch, args.samples, microbatches)
     seconds = common.timed(run, repeats=args.repeats)
-    gflops = 3 * 2 * macs * batch * args.samples / seconds / 1e9
+    gflops = common.train_step_flops(config, batch, args.samples) / seconds / 1e9
     audio_seconds = batch * args.samples / config.data.sample_rate_hz
     print(f'| {batch} | {microbatches} | {seconds:.2f} | {seconds / batch:.2f} | '
           f'{audio_seconds / seconds:.3f} | {gflops:.0f} | {gflops / peak:.0%} |', flush=True)
