@@ -29,10 +29,6 @@ def get_config(ratio: int = 2) -> ml_collections.ConfigDict:
   # What the network sees in place of y_t: 'noisy' y_t (the paper) or 'residual' y_t - l y_c.
   config.model.network_input = 'noisy'
   config.model.dtype = 'float32'            # convolutions: 'float32' or 'bfloat16'
-  # Each layer's residual update as one matmul of [gated, x] (+7 % multiply-adds): without it XLA's
-  # CPU backend re-fuses the residual chain into later layers and a train step takes 1.5x as long.
-  # Same parameters and outputs either way; untested on GPU/TPU, where False may be faster.
-  config.model.residual_as_dot = True
 
   config.diffusion = ml_collections.ConfigDict()
   config.diffusion.num_steps = 1000         # training schedule: T

@@ -15,7 +15,8 @@ import ml_collections
 CONFIG_FILENAME = 'config.json'
 # The groups that decide what the parameters mean: a checkpoint is only usable under the same ones.
 ARCHITECTURE_KEYS = ('model',)
-# Model fields that change how the network computes, not what its parameters mean.
+# Model fields that change how the network computes, not what its parameters mean ('residual_as_dot':
+# a CPU speed-up option until session 7, still in older checkpoints' configs).
 COMPUTE_ONLY_KEYS = ('dtype', 'residual_as_dot')
 # Fields added after the first checkpoints, by group: what a saved config without them meant.
 ADDED_KEYS = {'model': {'noise_input': 'level', 'prediction': 'eps', 'network_input': 'noisy'},

@@ -105,6 +105,22 @@ def noise_level_features(noise_level: jax.Array, channels: int, scale: float) ->
   return jnp.concatenate([jnp.sin(v), jnp.cos(v)], axis=-1)
 
 
+def materialized(x: jax.Array, runtime_scalar: jax.Array) -> jax.Array:
+  """x (any shape), written to memory once when the program runs on a CPU; x as is elsewhere.
+
+  XLA's CPU fusion copies cheap elementwise producers into each of their consumers, so the residual
+  chain h_(i+1) = h_i / sqrt 2 + ... would be recomputed, from the first layer on, inside every later
+  layer's fusions (a paper-size denoise call 1.75x slower: benchmarks/README.md, session 7). A
+  conditional is never fused, so its result is computed once. Both branches return x (x * 1 is x
+  exactly); `runtime_scalar`, a value the compiler cannot know (a parameter), only keeps it from
+  folding the conditional away. GPU and TPU compilers weigh what they duplicate, and get x unchanged.
+  """
+  def on_cpu(value, scalar):
+    return jax.lax.cond(scalar == scalar, lambda v: v, lambda v: v * 1, value)
+
+  return jax.lax.platform_dependent(x, runtime_scalar, cpu=on_cpu, default=lambda value, scalar: value)
+
+
 class ResidualLayer(nn.Module):
   """One gated residual layer with dilation `dilation`; condition_conv is the path on y_c."""
   channels: int
@@ -112,7 +128,6 @@ class ResidualLayer(nn.Module):
   embedding_dim: int
   kernel_size: int = 3
   dtype: jnp.dtype = jnp.float32
-  residual_as_dot: bool = True
 
   def setup(self):
     c = self.channels
@@ -136,7 +151,7 @@ class ResidualLayer(nn.Module):
 
     The next layer's input is x' + its offset, where x' = (x + gated W_res + b_res) / sqrt 2 is the
     original's residual output; next_shift [batch, 1, C] = next offset - this offset / sqrt 2, so that
-    the offset adds ride on the residual matmul's bias instead of a pass over the features.
+    the offset adds ride on the residual bias instead of a pass over the features.
     """
     kernel, bias = self.dilated_conv()
     u = dilated_conv1d(h, kernel, bias, self.dilation) + cond_features
@@ -146,13 +161,9 @@ class ResidualLayer(nn.Module):
     kernel, bias = self.output_projection()
     kernel, bias = kernel.astype(self.dtype), bias.astype(self.dtype)
     skip = gated @ kernel[:, c:] + bias[c:]
-    shift = bias[:c] / math.sqrt(2.0) + next_shift
-    if self.residual_as_dot:
-      # (h + gated W_res) / sqrt 2 as one matmul of [gated, h]: XLA must then materialise h, which
-      # otherwise it re-fuses, chain and all, into every later layer (2x slower on CPU; +7 % MACs).
-      weights = jnp.concatenate([kernel[:, :c], jnp.eye(c, dtype=kernel.dtype)], axis=0) / math.sqrt(2.0)
-      return jnp.concatenate([gated, h], axis=-1) @ weights + shift, skip
-    return (h + gated @ kernel[:, :c]) / math.sqrt(2.0) + shift, skip
+    scale = 1.0 / math.sqrt(2.0)
+    h_next = h * scale + gated @ (kernel[:, :c] * scale) + (bias[:c] * scale + next_shift)
+    return materialized(h_next, kernel[0, 0]), skip
 
 
 class NuWave(nn.Module):
@@ -166,7 +177,6 @@ class NuWave(nn.Module):
   embedding_dim: int = 512
   embedding_scale: float = 50000.0
   dtype: jnp.dtype = jnp.float32
-  residual_as_dot: bool = True
   noise_input: str = 'level'
 
   def setup(self):
@@ -179,7 +189,7 @@ class NuWave(nn.Module):
     self.embedding_projection2 = dense(self.embedding_dim, self.embedding_dim)
     self.layers = [
         ResidualLayer(c, 2**(i % self.dilation_cycle), self.embedding_dim, self.kernel_size,
-                      self.dtype, self.residual_as_dot, name=f'layer_{i}')
+                      self.dtype, name=f'layer_{i}')
         for i in range(self.residual_layers)
     ]
     self.skip_projection = Pointwise(c, c)
@@ -228,7 +238,6 @@ def build_model(config: ml_collections.ConfigDict) -> NuWave:
                 dilation_cycle=m.dilation_cycle, kernel_size=m.kernel_size,
                 embedding_channels=m.embedding_channels, embedding_dim=m.embedding_dim,
                 embedding_scale=m.embedding_scale, dtype=jnp.dtype(m.dtype),
-                residual_as_dot=m.get('residual_as_dot', True),
                 noise_input=m.noise_input)
 
 
