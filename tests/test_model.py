@@ -134,7 +134,7 @@ def test_materialized_returns_its_input_exactly():
 @pytest.mark.skipif(jax.default_backend() != 'cpu', reason='the conditional is only staged out on CPU')
 def test_residual_chain_stays_materialized_through_the_cpu_compiler(tiny_config):
   # If XLA ever folds the conditionals away, each layer's fusions recompute the residual chain
-  # from the first layer on again (benchmarks/README.md, session 7): sampling 1.25x slower.
+  # from the first layer on again (benchmarks/README.md, session 7): a denoise call 1.75x slower.
   module = model_lib.build_model(tiny_config)
   params = model_lib.init_params(module, jax.random.key(7))
   noisy, cond = jax.random.normal(jax.random.key(8), (2, 2, 300))
