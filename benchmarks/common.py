@@ -77,6 +77,7 @@ def sampling_flops(config, samples: int) -> float:
   macs, condition_macs = network_macs_per_sample(config)
   return 2 * samples * (condition_macs + len(config.sample.betas) * (macs - condition_macs))
 
+
 def train_step_runner(config, batch: int, samples: int = 32768, microbatches: int = 1):
   """A zero-argument function that runs one of our train steps (forward, backward, clip, Adam, EMA) on
   one device, on a fixed random batch of `batch` x `samples` and its condition, and waits for it."""

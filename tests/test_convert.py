@@ -118,3 +118,15 @@ def test_a_config_saved_before_the_added_model_keys_existed_means_the_paper(tmp_
   tiny_config.model.noise_input = 'log_snr'
   assert configuration.architecture_differences(saved, tiny_config) == [
       "model.noise_input: 'level' -> 'log_snr'"]
+
+
+def test_a_config_saved_with_the_former_residual_as_dot_field_still_fits(tmp_path, tiny_config):
+  # Sessions 1-6 saved model.residual_as_dot (how the CPU computed the residual, not what the
+  # parameters mean); those checkpoints must still restore under today's configs.
+  old = tiny_config.copy_and_resolve_references()
+  old.model.residual_as_dot = False
+  configuration.save_config(tmp_path, old)
+  assert configuration.architecture_differences(configuration.load_saved_config(tmp_path), tiny_config) == []
+  old.model.residual_channels = 16
+  assert configuration.architecture_differences(old, tiny_config) == [
+      f'model.residual_channels: 16 -> {tiny_config.model.residual_channels}']
