@@ -20,6 +20,7 @@ import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from nuwave_jax import diffusion  # noqa: E402
+from nuwave_jax import host_memory  # noqa: E402
 from nuwave_jax import inference  # noqa: E402
 from nuwave_jax import metrics  # noqa: E402
 from nuwave_jax.data import audio as audio_io  # noqa: E402
@@ -125,4 +126,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
+  host_memory.reuse_freed_host_memory()  # before JAX starts its threads
   sys.exit(main())

@@ -21,6 +21,7 @@ import jax  # noqa: E402
 from jax.experimental import multihost_utils  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
+from nuwave_jax import host_memory  # noqa: E402
 from nuwave_jax import training  # noqa: E402
 from nuwave_jax.data import pipeline  # noqa: E402
 
@@ -72,4 +73,5 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  host_memory.reuse_freed_host_memory()  # before JAX starts its threads
   app.run(main)
