@@ -8,6 +8,7 @@ and `module.apply(v, noisy, cond, level, std)` is the plain forward pass that do
 The noise std s = sqrt(1 - l^2) is only read when the network embeds the log-SNR (noise_input).
 """
 
+import functools
 import math
 
 import flax.linen as nn
@@ -46,11 +47,65 @@ class ConvParams(nn.Module):
     return kernel, bias
 
 
+def conv1d_same(x: jax.Array, kernel: jax.Array, dilation: int) -> jax.Array:
+  """'Same'-padded 1-D conv without bias, channels last: [batch, time, in] x [k, in, out] ->
+  [batch, time, out]."""
+  return jax.lax.conv_general_dilated(x, kernel.astype(x.dtype), (1,), 'SAME', rhs_dilation=(dilation,),
+                                      dimension_numbers=('NWC', 'WIO', 'NWC'))
+
+
 def dilated_conv1d(x: jax.Array, kernel: jax.Array, bias: jax.Array, dilation: int) -> jax.Array:
-  """'Same'-padded 1-D conv, channels last: [batch, time, in] x [k, in, out] -> [batch, time, out]."""
-  y = jax.lax.conv_general_dilated(x, kernel.astype(x.dtype), (1,), 'SAME', rhs_dilation=(dilation,),
-                                   dimension_numbers=('NWC', 'WIO', 'NWC'))
-  return y + bias.astype(x.dtype)
+  """conv1d_same plus a bias [out]: [batch, time, in] -> [batch, time, out]."""
+  return conv1d_same(x, kernel, dilation) + bias.astype(x.dtype)
+
+
+def conv1d_same_kernel_grad(x: jax.Array, d_out: jax.Array, dilation: int, kernel_size: int) -> jax.Array:
+  """The gradient of conv1d_same's kernel: x [batch, time, in], d_out [batch, time, out] -> [k, in, out].
+
+  XLA's own gradient conv (time as the contraction, d_out a window as long as the signal), with both
+  operands transposed explicitly: XLA then sees that d_out's transpose only moves a batch of one, a
+  free reshape, where the conv it derives itself copies d_out (a [time, 2C] pass per layer).
+  """
+  total = dilation * (kernel_size - 1)  # 'SAME' padding, as conv1d_same
+  grad = jax.lax.conv_general_dilated(jnp.transpose(x, (2, 1, 0)), jnp.transpose(d_out, (1, 0, 2)),
+                                      (dilation,), [(total // 2, total - total // 2)],
+                                      dimension_numbers=('NWC', 'WIO', 'NWC'))  # [in, k, out]
+  return jnp.transpose(grad, (1, 0, 2))
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(6,))
+def two_dilated_convs(h: jax.Array, c: jax.Array, h_kernel: jax.Array, h_bias: jax.Array,
+                      c_kernel: jax.Array, c_bias: jax.Array, dilation: int) -> jax.Array:
+  """dilated_conv1d(h, h_kernel, h_bias) + dilated_conv1d(c, c_kernel, c_bias): two [batch, time, in]
+  inputs with [k, in, out] kernels -> [batch, time, out].
+
+  The value is the two convs' sum. The gradient takes both inputs' gradients from one conv of the
+  output gradient with the two kernels side by side ([k, 2 in, out]): one conv with twice the outputs
+  runs faster than two (benchmarks/README.md, session 8).
+  """
+  return dilated_conv1d(h, h_kernel, h_bias, dilation) + dilated_conv1d(c, c_kernel, c_bias, dilation)
+
+
+def _two_dilated_convs_fwd(h, c, h_kernel, h_bias, c_kernel, c_bias, dilation):
+  out = two_dilated_convs(h, c, h_kernel, h_bias, c_kernel, c_bias, dilation)
+  return out, (h, c, h_kernel, h_bias, c_kernel, c_bias)
+
+
+def _two_dilated_convs_bwd(dilation, residuals, d_out):
+  h, c, h_kernel, h_bias, c_kernel, c_bias = residuals
+  kernels = jnp.concatenate([h_kernel, c_kernel], axis=1)
+  inputs = jax.ShapeDtypeStruct(h.shape[:-1] + (h.shape[-1] + c.shape[-1],), h.dtype)
+  (d_inputs,) = jax.linear_transpose(lambda x: conv1d_same(x, kernels, dilation), inputs)(d_out)
+  d_h, d_c = jnp.split(d_inputs, [h.shape[-1]], axis=-1)
+  kernel_size = h_kernel.shape[0]
+  d_h_kernel = conv1d_same_kernel_grad(h, d_out, dilation, kernel_size)
+  d_c_kernel = conv1d_same_kernel_grad(c, d_out, dilation, kernel_size)
+  d_bias = jnp.sum(d_out, axis=(0, 1), dtype=jnp.float32)
+  return (d_h, d_c, d_h_kernel.astype(h_kernel.dtype), d_bias.astype(h_bias.dtype),
+          d_c_kernel.astype(c_kernel.dtype), d_bias.astype(c_bias.dtype))
+
+
+two_dilated_convs.defvjp(_two_dilated_convs_fwd, _two_dilated_convs_bwd)
 
 
 class Pointwise(nn.Module):
@@ -154,7 +209,18 @@ class ResidualLayer(nn.Module):
     the offset adds ride on the residual bias instead of a pass over the features.
     """
     kernel, bias = self.dilated_conv()
-    u = dilated_conv1d(h, kernel, bias, self.dilation) + cond_features
+    return self.gated_residual(h, dilated_conv1d(h, kernel, bias, self.dilation) + cond_features,
+                               next_shift)
+
+  def from_condition(self, h: jax.Array, c: jax.Array, next_shift: jax.Array):
+    """The same layer with its condition conv inside: c is the shared condition [batch, time, C]
+    (NuWave.condition). The same value as __call__ with condition_features(c)."""
+    u = two_dilated_convs(h, c.astype(self.dtype), *self.dilated_conv(), *self.condition_conv(),
+                          self.dilation)
+    return self.gated_residual(h, u, next_shift)
+
+  def gated_residual(self, h: jax.Array, u: jax.Array, next_shift: jax.Array):
+    """The gate on u = dilated conv + condition [batch, time, 2C], and the two 1x1 convs."""
     # The original names the halves (gate, filter) but applies sigmoid to the first: keep that order.
     c = self.channels
     gated = jax.nn.sigmoid(u[..., :c]) * jnp.tanh(u[..., c:])
@@ -195,18 +261,36 @@ class NuWave(nn.Module):
     self.skip_projection = Pointwise(c, c)
     self.output_projection = Pointwise(1, c)
 
+  def condition(self, cond: jax.Array) -> jax.Array:
+    """The condition path's shared first part: cond [batch, time] -> [batch, time, C]."""
+    return nn.silu(from_audio(cond, *self.condition_projection(), self.dtype))
+
   def condition_features(self, cond: jax.Array) -> tuple[jax.Array, ...]:
     """The step-independent condition path. cond: [batch, time] -> layers x [batch, time, 2C].
 
     A tuple, not a stacked array: the gradient of a stack is a full-size buffer per layer.
     """
-    c = nn.silu(from_audio(cond, *self.condition_projection(), self.dtype))
+    c = self.condition(cond)
     return tuple(layer.condition_features(c) for layer in self.layers)
 
   def denoise(self, noisy: jax.Array, cond_features: tuple[jax.Array, ...], noise_level: jax.Array,
               noise_std: jax.Array | None = None) -> jax.Array:
     """noisy: [batch, time], cond_features: layers x [batch, time, 2C], noise_level and noise_std:
     [batch] -> [batch, time]."""
+    return self.network(noisy, noise_level, noise_std,
+                        lambda i, h, shift: self.layers[i](h, cond_features[i], shift))
+
+  def __call__(self, noisy: jax.Array, cond: jax.Array, noise_level: jax.Array,
+               noise_std: jax.Array | None = None) -> jax.Array:
+    """denoise(noisy, condition_features(cond), ...), each layer's condition conv inside the layer
+    (the same value; a faster gradient: `two_dilated_convs`)."""
+    c = self.condition(cond)
+    return self.network(noisy, noise_level, noise_std,
+                        lambda i, h, shift: self.layers[i].from_condition(h, c, shift))
+
+  def network(self, noisy: jax.Array, noise_level: jax.Array, noise_std: jax.Array | None, layer_fn):
+    """The noise-dependent part around the layers; layer_fn(i, h, next_shift) -> (h, skip) runs
+    layer i."""
     x = nn.silu(from_audio(noisy, *self.input_projection(), self.dtype))
     if self.noise_input == 'log_snr':
       if noise_std is None:
@@ -217,18 +301,14 @@ class NuWave(nn.Module):
     offsets = [layer.embedding_offset(e) for layer in self.layers]
     h = x + offsets[0]
     skip_sum = 0.0
-    for i, layer in enumerate(self.layers):
+    for i in range(len(self.layers)):
       next_offset = offsets[i + 1] if i + 1 < len(self.layers) else 0.0  # the last h is unused
-      h, skip = layer(h, cond_features[i], next_offset - offsets[i] / math.sqrt(2.0))
+      h, skip = layer_fn(i, h, next_offset - offsets[i] / math.sqrt(2.0))
       skip_sum = skip_sum + skip
     kernel, bias = self.skip_projection()
     y = nn.silu(pointwise(skip_sum / math.sqrt(len(self.layers)), kernel, bias, self.dtype))
     kernel, bias = self.output_projection()
     return pointwise(y, kernel, bias, self.dtype)[..., 0].astype(jnp.float32)
-
-  def __call__(self, noisy: jax.Array, cond: jax.Array, noise_level: jax.Array,
-               noise_std: jax.Array | None = None) -> jax.Array:
-    return self.denoise(noisy, self.condition_features(cond), noise_level, noise_std)
 
 
 def build_model(config: ml_collections.ConfigDict) -> NuWave:
