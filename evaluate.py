@@ -18,6 +18,7 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 from tqdm import tqdm  # noqa: E402
 
 from nuwave_jax import evaluation  # noqa: E402
+from nuwave_jax import host_memory  # noqa: E402
 from nuwave_jax import inference  # noqa: E402
 from nuwave_jax.data import audio as audio_io  # noqa: E402
 from nuwave_jax.data import pipeline  # noqa: E402
@@ -91,4 +92,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
+  host_memory.reuse_freed_host_memory()  # before JAX starts its threads
   sys.exit(main())
