@@ -11,6 +11,7 @@ keep device memory in a pool; `reuse_freed_host_memory` gives the CPU device's m
 import ctypes
 import importlib.metadata
 import importlib.util
+import pkgutil
 import sys
 
 import jax
@@ -23,12 +24,17 @@ _M_ARENA_MAX = -8
 
 def computes_on_cpu() -> bool:
   """Whether JAX will compute on the CPU, decided without starting a backend: `jax_platforms`
-  (JAX_PLATFORMS) names cpu first, or it is unset and no TPU or GPU plugin is installed."""
+  (JAX_PLATFORMS) names cpu first, or it is unset and no TPU or GPU plugin is installed. Plugins are
+  looked up where JAX finds them: modules in the `jax_plugins` namespace package and `jax_plugins`
+  entry points (GPU plugins), and libtpu."""
   platforms = jax.config.jax_platforms
   if platforms:
     return platforms.split(',')[0].strip() == 'cpu'
-  accelerator_plugins = importlib.metadata.entry_points(group='jax_plugins')
-  return not accelerator_plugins and importlib.util.find_spec('libtpu') is None
+  namespace = importlib.util.find_spec('jax_plugins')
+  if namespace is not None and any(pkgutil.iter_modules(namespace.submodule_search_locations)):
+    return False
+  entry_points = importlib.metadata.entry_points(group='jax_plugins')
+  return not entry_points and importlib.util.find_spec('libtpu') is None
 
 
 def reuse_freed_host_memory() -> bool:

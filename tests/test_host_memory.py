@@ -58,3 +58,15 @@ def test_it_leaves_an_accelerator_run_alone():
        'host_memory.reuse_freed_host_memory())'],
       cwd=REPO, capture_output=True, text=True, env={**os.environ, 'PYTHONPATH': str(REPO)}, timeout=300)
   assert check.stdout.split() == ['False', 'False'], check.stderr
+
+
+def test_a_gpu_plugin_in_the_jax_plugins_namespace_counts_as_an_accelerator(tmp_path):
+  # jax-cuda plugins install a module under the jax_plugins namespace package, which JAX imports.
+  (tmp_path / 'jax_plugins' / 'xla_fake_gpu').mkdir(parents=True)
+  (tmp_path / 'jax_plugins' / 'xla_fake_gpu' / '__init__.py').write_text('')
+  check = subprocess.run(
+      [sys.executable, '-c', 'from nuwave_jax import host_memory; print(host_memory.computes_on_cpu())'],
+      cwd=REPO, capture_output=True, text=True, timeout=300,
+      env={**{k: v for k, v in os.environ.items() if k != 'JAX_PLATFORMS'},
+           'PYTHONPATH': os.pathsep.join([str(REPO), str(tmp_path)])})
+  assert check.stdout.split() == ['False'], check.stderr
