@@ -107,6 +107,18 @@ def test_conv_kernel_gradient_equals_autodiff(batch, time, dilation, kernel_size
   np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5 * float(jnp.abs(expected).max()))
 
 
+def test_two_projections_value_and_gradient_equal_autodiff_of_two_matmuls():
+  x = jax.random.normal(jax.random.key(13), (2, 333, 8))
+  kernel = jax.random.normal(jax.random.key(14), (8, 12))
+  d_first, d_second = jax.random.normal(jax.random.key(15), (2, 2, 333, 6))
+  plain = lambda x, k: (x @ k[:, :6], x @ k[:, 6:])
+  expected_out, expected_vjp = jax.vjp(plain, x, kernel)
+  got_out, got_vjp = jax.vjp(model_lib.two_projections, x, kernel)
+  for got, expected in zip(got_out + got_vjp((d_first, d_second)),
+                           expected_out + expected_vjp((d_first, d_second))):
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5 * float(jnp.abs(expected).max()))
+
+
 def test_training_forward_and_gradient_equal_the_cached_condition_path(tiny_config):
   """__call__ runs each layer's condition conv inside the layer (two_dilated_convs, with its own
   gradient); denoise(condition_features) is differentiated by JAX. Same outputs, same gradients."""
