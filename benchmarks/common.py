@@ -31,9 +31,25 @@ def eval_clips(folder: str, limit: int | None = None) -> tuple[list[str], list[n
   return paths, [builders.prepare_audio(p, trim_top_db=15).astype(np.float32) / 32767.0 for p in paths]
 
 
+def cpu_model() -> str:
+  """The CPU's model name and widest float vector ISA, from /proc/cpuinfo ('' where there is none):
+  the same kind of machine comes as different CPUs, and the speed-ups against PyTorch differ by CPU."""
+  try:
+    with open('/proc/cpuinfo') as f:
+      info = f.read()
+  except OSError:
+    return ''
+  fields = dict(line.split(':', 1) for line in info.splitlines() if ':' in line)
+  fields = {key.strip(): value.strip() for key, value in fields.items()}
+  flags = set(fields.get('flags', '').split())
+  isa = next((name for name in ('avx512f', 'avx2', 'avx') if name in flags), '')
+  return ', '.join(part for part in (fields.get('model name', ''), isa.upper()) if part)
+
+
 def machine() -> str:
   device = jax.devices()[0]
-  return (f'{platform.processor() or platform.machine()}, {os.cpu_count()} cores, '
+  cpu = cpu_model()
+  return (f'{platform.processor() or platform.machine()}{f" ({cpu})" if cpu else ""}, {os.cpu_count()} cores, '
           f'JAX {jax.__version__} on {device.platform} ({device.device_kind}) x {jax.device_count()}')
 
 
