@@ -73,8 +73,12 @@ def conv1d_same_kernel_grad(x: jax.Array, d_out: jax.Array, dilation: int, kerne
   total = dilation * (kernel_size - 1)  # 'SAME' padding, as conv1d_same
   fold = math.gcd(dilation, time, total // 2, 8)
   steps = total // fold
-  lhs = jnp.transpose(x, (2, 1, 0)).reshape(channels, time // fold, fold * batch)
-  rhs = jnp.transpose(d_out, (1, 0, 2)).reshape(time // fold, fold * batch, d_out.shape[-1])
+  # Features ordered (example, sample in the fold): a batch sharded across devices stays the major part
+  # of the contraction, which the partitioner then sums with an all-reduce rather than gathering x.
+  lhs = jnp.transpose(x.reshape(batch, time // fold, fold, channels), (3, 1, 0, 2))
+  lhs = lhs.reshape(channels, time // fold, batch * fold)
+  rhs = jnp.transpose(d_out.reshape(batch, time // fold, fold, -1), (1, 0, 2, 3))
+  rhs = rhs.reshape(time // fold, batch * fold, d_out.shape[-1])
   grad = jax.lax.conv_general_dilated(lhs, rhs, (dilation // fold,), [(steps // 2, steps - steps // 2)],
                                       dimension_numbers=('NWC', 'WIO', 'NWC'))  # [in, k, out]
   return jnp.transpose(grad, (1, 0, 2))

@@ -108,6 +108,22 @@ def test_conv_kernel_gradient_equals_autodiff(batch, time, dilation, kernel_size
   np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5 * float(jnp.abs(expected).max()))
 
 
+def test_conv_kernel_gradient_of_a_sharded_batch_is_summed_not_gathered():
+  # Under data parallelism each device's part of the gradient is summed (all-reduce); gathering the
+  # inputs instead would move every layer's activations between devices.
+  mesh = jax.sharding.Mesh(np.array(jax.devices()), ('data',))
+  sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec('data'))
+  batch = jax.device_count()
+  x = jax.device_put(jax.random.normal(jax.random.key(11), (batch, 256, 8)), sharding)
+  d_out = jax.device_put(jax.random.normal(jax.random.key(12), (batch, 256, 6)), sharding)
+  grad = jax.jit(lambda x, d: model_lib.conv1d_same_kernel_grad(x, d, 16, 3))
+  hlo = grad.lower(x, d_out).compile().as_text()
+  assert 'all-reduce' in hlo and 'all-gather' not in hlo and 'all-to-all' not in hlo
+  expected = model_lib.conv1d_same_kernel_grad(np.asarray(x), np.asarray(d_out), 16, 3)
+  np.testing.assert_allclose(grad(x, d_out), expected, rtol=1e-5,
+                             atol=1e-5 * float(jnp.abs(expected).max()))
+
+
 def test_two_projections_value_and_gradient_equal_autodiff_of_two_matmuls():
   x = jax.random.normal(jax.random.key(13), (2, 333, 8))
   kernel = jax.random.normal(jax.random.key(14), (8, 12))
