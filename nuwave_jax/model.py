@@ -64,17 +64,16 @@ def conv1d_same_kernel_grad(x: jax.Array, d_out: jax.Array, dilation: int, kerne
 
   XLA's own gradient conv (time as the contraction, d_out a window as long as the signal), with both
   operands transposed explicitly: XLA then sees that d_out's transpose only moves a batch of one, a
-  free reshape, where the conv it derives itself copies d_out (a [time, 2C] pass per layer). Up to 8
-  consecutive samples are folded into the conv's feature axis when the dilation, the padding and the
-  length are multiples of them (a free reshape; the same sums): on a CPU that conv ran 1.4x faster
-  alone, a train step about 3 % (benchmarks/README.md, session 10).
+  free reshape, where the conv it derives itself copies d_out (a [time, 2C] pass per layer). For a batch
+  of one, up to 8 consecutive samples are folded into the conv's feature axis when the dilation, the
+  padding and the length are multiples of them (free reshapes; the same sums): on a CPU that conv ran
+  1.4x faster, a train step about 3 %; with more examples the transposes it needs cost more than it
+  saves (benchmarks/README.md, session 10).
   """
   batch, time, channels = x.shape
   total = dilation * (kernel_size - 1)  # 'SAME' padding, as conv1d_same
-  fold = math.gcd(dilation, time, total // 2, 8)
+  fold = math.gcd(dilation, time, total // 2, 8) if batch == 1 else 1
   steps = total // fold
-  # Features ordered (example, sample in the fold): a batch sharded across devices stays the major part
-  # of the contraction, which the partitioner then sums with an all-reduce rather than gathering x.
   lhs = jnp.transpose(x.reshape(batch, time // fold, fold, channels), (3, 1, 0, 2))
   lhs = lhs.reshape(channels, time // fold, batch * fold)
   rhs = jnp.transpose(d_out.reshape(batch, time // fold, fold, -1), (1, 0, 2, 3))
