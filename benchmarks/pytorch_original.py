@@ -9,8 +9,9 @@ computes the same output from those weights. It then times what the original cod
 (forward, backward, Adam) on 32768-sample crops, and 8-step sampling that runs the whole network,
 condition path included, at every step (float32, eager mode, `--threads` intra-op threads), in turn
 with our train step and sampler on the same inputs, and prints one table: both times, our GFLOP/s and
-fraction of the machine's matmul peak, and the speed-up as the median of the per-turn ratios (robust
-to a machine whose speed drifts between runs).
+fraction of the machine's matmul peak, the speed-up as the median of the per-turn ratios (robust
+to a machine whose speed drifts between runs), and ours against the performance issue's figure for the
+original on a machine like this one.
 """
 
 import argparse
@@ -175,27 +176,28 @@ def main():
   print(f'each row: ours and PyTorch called in turn, {args.repeats} times each after a warm-up; medians; '
         'the speed-up is the median of the per-turn ratios')
   print('| paper-size network | ours (s) | GFLOP/s | of matmul peak | PyTorch (s) | speed-up | '
-        'the issue\'s PyTorch figure (s) |')
-  print('|---|---|---|---|---|---|---|')
+        'the issue\'s PyTorch figure (s) | ours against it |')
+  print('|---|---|---|---|---|---|---|---|')
 
   def row(label, ours, theirs, flops, issue_figure):
     times = paired_times({'ours': ours, 'theirs': theirs}, args.repeats)
     mine, torch_s = np.median(times['ours']), np.median(times['theirs'])
     speedup = np.median(np.asarray(times['theirs']) / np.asarray(times['ours']))
+    against_issue = f'{issue_figure / mine:.2f}x' if issue_figure else '-'
     print(f'| {label} | {mine:.2f} | {flops / mine / 1e9:.0f} | {flops / mine / 1e9 / peak:.0%} | '
-          f'{torch_s:.2f} | {speedup:.2f}x | {issue_figure} |', flush=True)
+          f'{torch_s:.2f} | {speedup:.2f}x | {issue_figure or "-"} | {against_issue} |', flush=True)
 
   for batch in args.batch:
     microbatches = args.microbatches or batch
     row(f'train step, batch {batch} x 32768 (ours: train.microbatches={microbatches})',
         common.train_step_runner(config, batch, microbatches=microbatches), torch_train_step(net, batch),
-        common.train_step_flops(config, batch, 32768), ISSUE_TRAIN_SECONDS.get(batch, '-'))
+        common.train_step_flops(config, batch, 32768), ISSUE_TRAIN_SECONDS.get(batch))
   for seconds in args.seconds:
     samples = int(seconds * config.data.sample_rate_hz)
     row(f'sampling {seconds:g} s of audio, {steps} steps', common.sampler_runner(config, samples),
         torch_sampler(net, config.sample.betas, samples),
         common.sampling_flops(config, samples),
-        ISSUE_SAMPLING_SECONDS.get(seconds, '-'))
+        ISSUE_SAMPLING_SECONDS.get(seconds))
 
 
 if __name__ == '__main__':
