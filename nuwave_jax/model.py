@@ -66,7 +66,7 @@ def conv1d_same_kernel_grad(x: jax.Array, d_out: jax.Array, dilation: int, kerne
   operands transposed explicitly: XLA then sees that d_out's transpose only moves a batch of one, a
   free reshape, where the conv it derives itself copies d_out (a [time, 2C] pass per layer). For a batch
   of one, up to 8 consecutive samples are folded into the conv's feature axis when the dilation, the
-  padding and the length are multiples of them (free reshapes; the same sums): on a CPU that conv ran
+  padding and the length are multiples of them (free reshapes; the same sums): on an AVX-512 CPU it ran
   1.4x faster, a train step about 3 %; with more examples the transposes it needs cost more than it
   saves (benchmarks/README.md, session 10).
   """
