@@ -5,7 +5,8 @@
 Inputs at the checkpoint's input rate (24 kHz for x2, 16 kHz for x3) are upsampled as the model was
 trained. --simulate treats 48 kHz inputs as ground truth (the low-resolution input is made from them)
 and prints SNR and LSD against them; --resample resamples inputs of any other rate to the input rate.
-Long files are sampled in overlapping chunks, batched across files. Each output is OUTPUT/<name>.wav.
+Long files are sampled in overlapping chunks, batched across files. Each output is OUTPUT/<name>.wav:
+16-bit PCM, or 32-bit float when the input goes beyond full scale (a float file's level is kept).
 A file that cannot be upsampled gets a one-line error and the others still finish (exit status 1).
 """
 
@@ -72,20 +73,25 @@ def main(argv=None) -> int:
     chunk = s.chunk_seconds if args.chunk_seconds is None else args.chunk_seconds
     overlap = s.overlap_seconds if args.overlap_seconds is None else args.overlap_seconds
     batch_size = s.batch_size if args.batch_size is None else args.batch_size
+    if batch_size < 1:
+      raise inference.InputError(f'--batch-size {batch_size}: must be at least 1')
     upsampler.chunk_samples(chunk, overlap)
-  except (FileNotFoundError, ValueError) as error:
+    output_dir = pathlib.Path(args.output)
+    if output_dir.exists() and not output_dir.is_dir():
+      raise inference.InputError(f'--output {output_dir}: exists and is not a folder')
+    output_dir.mkdir(parents=True, exist_ok=True)
+  except (OSError, ValueError) as error:
     print(f'error: {error}', file=sys.stderr)
     return 2
-  output_dir = pathlib.Path(args.output)
-  output_dir.mkdir(parents=True, exist_ok=True)
   rate = upsampler.config.data.sample_rate_hz
+  inputs = {pathlib.Path(path).resolve() for path in args.inputs}
 
   failures, done = 0, 0
   planned: dict[pathlib.Path, str] = {}
   group: list[tuple[str, pathlib.Path, np.ndarray, np.ndarray | None]] = []
 
   def flush():
-    nonlocal done
+    nonlocal done, failures
     if not group:
       return
     total = upsampler.count_chunks([len(c) for _, _, c, _ in group], chunk, overlap)
@@ -94,11 +100,17 @@ def main(argv=None) -> int:
                                            [inference.seed_for(p, seed) for p, *_ in group],
                                            chunk, overlap, batch_size, bar.update)
     for (path, out_path, cond, reference), output in zip(group, outputs):
-      audio_io.write_wav(out_path, output, rate)
-      note = ''
+      beyond_full_scale = len(cond) > 0 and float(np.max(np.abs(cond))) > 1.0
+      try:
+        audio_io.write_wav(out_path, output, rate, float_samples=beyond_full_scale)
+      except audio_io.AudioError as error:
+        print(f'error: {path}: {error}', file=sys.stderr)
+        failures += 1
+        continue
+      note = '  (32-bit float WAV: the input goes beyond full scale)' if beyond_full_scale else ''
       if reference is not None:
-        note = (f'  SNR {metrics.snr(reference, output):.2f} dB, LSD {metrics.lsd(reference, output):.3f}'
-                f' (linear: {metrics.snr(reference, cond):.2f} dB, {metrics.lsd(reference, cond):.3f})')
+        note += (f'  SNR {metrics.snr(reference, output):.2f} dB, LSD {metrics.lsd(reference, output):.3f}'
+                 f' (linear: {metrics.snr(reference, cond):.2f} dB, {metrics.lsd(reference, cond):.3f})')
       print(f'{path} -> {out_path}{note}')
       done += 1
     group.clear()
@@ -106,8 +118,9 @@ def main(argv=None) -> int:
   for path in args.inputs:
     out_path = output_dir / (pathlib.Path(path).stem + '.wav')
     try:
-      if out_path.resolve() == pathlib.Path(path).resolve():
-        raise inference.InputError(f'{path}: the output would overwrite the input; choose another --output')
+      if out_path.resolve() in inputs:
+        raise inference.InputError(f'{path}: its output {out_path} would overwrite an input; '
+                                   'choose another --output')
       if out_path.resolve() in planned:
         raise inference.InputError(f'{path}: {planned[out_path.resolve()]} already writes {out_path}')
       audio, file_rate = inference.read_input(path)

@@ -77,6 +77,8 @@ class Upsampler:
         raise InputError(f'{path}: {rate} Hz, but this checkpoint upsamples {self.input_rate_hz} Hz '
                          f'(x{self.ratio}); pass --resample to resample it to {self.input_rate_hz} Hz')
       audio = soxr.resample(audio, rate, self.input_rate_hz, quality='VHQ').astype(np.float32)
+      if len(audio) == 0:
+        raise InputError(f'{path}: too short to resample: no sample is left at {self.input_rate_hz} Hz')
     return conditioning.upsample_linear(audio[None], self.ratio)[0], None
 
   def chunk_samples(self, chunk_seconds: float, overlap_seconds: float) -> tuple[int, int]:

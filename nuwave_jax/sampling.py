@@ -124,6 +124,8 @@ def upsample_chunked(upsample, params, conditions: list[np.ndarray], keys: list[
   the same noise as the whole signal, so with enough overlap the result equals unchunked sampling.
   on_batch(n) is called after each batch of n chunks (for a progress bar). Returns [time] float32s.
   """
+  if batch_size < 1:
+    raise ValueError(f'batch_size must be at least 1, got {batch_size}')
   work = [(i, start, width, index == 0, index == len(plan) - 1)
           for i, cond in enumerate(conditions)
           for plan in [plan_chunks(len(cond), chunk, overlap)]

@@ -55,3 +55,9 @@ def test_write_wav_clips_and_is_16_bit(tmp_path):
   info = soundfile.info(path)
   assert info.subtype == 'PCM_16' and info.samplerate == 48000
   np.testing.assert_allclose(soundfile.read(path)[0], [0.5, 1.0, -1.0], atol=1e-4)
+  audio_io.write_wav(path, np.array([0.5, 1.5, -2.0], np.float32), 48000, float_samples=True)
+  assert soundfile.info(path).subtype == 'FLOAT'
+  np.testing.assert_array_equal(soundfile.read(path, dtype='float32')[0], [0.5, 1.5, -2.0])
+  (tmp_path / 'taken').mkdir()
+  with pytest.raises(audio_io.AudioError, match='taken: cannot be written'):
+    audio_io.write_wav(tmp_path / 'taken', np.zeros(3), 48000)

@@ -112,10 +112,65 @@ def test_simulate_and_resample_options(checkpoint, tmp_path, capsys):
 def test_never_overwrites_the_input_and_rejects_missing_checkpoints(checkpoint, tmp_path, capsys):
   path = _write(tmp_path / 'x.wav', np.zeros(100), 24000)
   assert sample.main([path, '--checkpoint', str(checkpoint), '--output', str(tmp_path)]) == 1
-  assert 'overwrite the input' in capsys.readouterr().err
+  assert 'would overwrite an input' in capsys.readouterr().err
   assert len(soundfile.read(path)[0]) == 100
   assert sample.main([path, '--checkpoint', str(tmp_path / 'none'), '--output', str(tmp_path / 'o')]) == 2
   assert 'does not exist' in capsys.readouterr().err
+
+
+def test_no_output_overwrites_another_input(checkpoint, tmp_path, capsys):
+  # out/x.wav is an input; a.flac's output would be out/x.wav too: neither may be written.
+  (tmp_path / 'out').mkdir()
+  first = _write(tmp_path / 'out' / 'x.wav', 0.1 * np.ones(100), 24000)
+  (tmp_path / 'a').mkdir()
+  second = _write(tmp_path / 'a' / 'x.flac', 0.2 * np.ones(100), 24000)
+  before = (tmp_path / 'out' / 'x.wav').read_bytes()
+  assert sample.main([first, second, '--checkpoint', str(checkpoint), '--output',
+                      str(tmp_path / 'out')]) == 1
+  errors = capsys.readouterr().err
+  assert errors.count('would overwrite an input') == 2 and second in errors
+  assert (tmp_path / 'out' / 'x.wav').read_bytes() == before
+
+
+def test_bad_options_and_unwritable_outputs_get_clear_errors(checkpoint, tmp_path, capsys):
+  path = _write(tmp_path / 'x.wav', 0.3 * np.sin(np.arange(500) / 3), 24000)
+  for batch in ('0', '-1'):
+    assert sample.main([path, '--checkpoint', str(checkpoint), '--output', str(tmp_path / 'o'),
+                        '--batch-size', batch]) == 2
+    assert f'--batch-size {batch}: must be at least 1' in capsys.readouterr().err
+  tiny = _write(tmp_path / 'tiny.wav', [0.5], 96000)  # no sample left at 24 kHz
+  assert sample.main([tiny, '--resample', '--checkpoint', str(checkpoint), '--output',
+                      str(tmp_path / 'o')]) == 1
+  assert 'tiny.wav: too short to resample' in capsys.readouterr().err
+  (tmp_path / 'afile').write_text('')
+  assert sample.main([path, '--checkpoint', str(checkpoint), '--output', str(tmp_path / 'afile')]) == 2
+  assert 'exists and is not a folder' in capsys.readouterr().err
+  # One output that cannot be written (a folder in its place) fails alone; the next file is written.
+  other = _write(tmp_path / 'y.wav', 0.3 * np.sin(np.arange(500) / 5), 24000)
+  (tmp_path / 'out' / 'x.wav').mkdir(parents=True)
+  assert sample.main([path, other, '--checkpoint', str(checkpoint), '--output', str(tmp_path / 'out')]) == 1
+  captured = capsys.readouterr()
+  assert 'cannot be written' in captured.err and 'Traceback' not in captured.err
+  assert len(soundfile.read(tmp_path / 'out' / 'y.wav')[0]) == 1000
+
+
+def test_an_input_beyond_full_scale_keeps_its_level_in_a_float_wav(checkpoint, tmp_path, capsys):
+  quiet = 0.4 * np.sin(np.arange(2000) / 4)
+  outputs = {}
+  for name, scale in (('hot', 25.0), ('plain', 1.0)):
+    (tmp_path / name).mkdir()
+    path = _write(tmp_path / name / 'x.wav', scale * quiet, 24000, subtype='FLOAT')  # same name, seed
+    assert sample.main([path, '--checkpoint', str(checkpoint), '--output', str(tmp_path / name / 'o'),
+                        '--seed', '1']) == 0
+    assert ('32-bit float WAV' in capsys.readouterr().out) == (scale > 1)
+    info = soundfile.info(tmp_path / name / 'o' / 'x.wav')
+    assert info.subtype == ('FLOAT' if scale > 1 else 'PCM_16')
+    outputs[name] = soundfile.read(tmp_path / name / 'o' / 'x.wav')[0]
+  # Inputs are peak-normalised before sampling, so the hot output is the plain one x 25, unclipped
+  # (where the untrained network's plain output was not clipped to full scale itself).
+  unclipped = np.abs(outputs['plain']) < 0.99
+  assert np.max(np.abs(outputs['hot'])) > 25 and unclipped.mean() > 0.3
+  np.testing.assert_allclose(outputs['hot'][unclipped], 25 * outputs['plain'][unclipped], atol=25 * 1e-4)
 
 
 def test_a_checkpoint_whose_params_do_not_fit_its_config_is_refused(checkpoint, tmp_path, capsys):

@@ -40,10 +40,17 @@ def read_audio(path, sample_rate_hz: int) -> np.ndarray:
   return audio
 
 
-def write_wav(path, audio: np.ndarray, sample_rate_hz: int) -> None:
-  """16-bit PCM WAV; samples beyond [-1, 1] are clipped."""
-  pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
-  soundfile.write(str(path), np.clip(audio, -1.0, 1.0), sample_rate_hz, subtype='PCM_16')
+def write_wav(path, audio: np.ndarray, sample_rate_hz: int, float_samples: bool = False) -> None:
+  """A mono WAV of audio [time]: 16-bit PCM with samples beyond [-1, 1] clipped, or 32-bit float
+  samples as they are (`float_samples`). An AudioError names the file if it cannot be written."""
+  try:
+    pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
+    if float_samples:
+      soundfile.write(str(path), np.asarray(audio, np.float32), sample_rate_hz, subtype='FLOAT')
+    else:
+      soundfile.write(str(path), np.clip(audio, -1.0, 1.0), sample_rate_hz, subtype='PCM_16')
+  except Exception as error:  # OSError from mkdir, LibsndfileError from soundfile
+    raise AudioError(f'{path}: cannot be written ({error})') from None
 
 
 def find_audio_files(folder) -> list[pathlib.Path]:
