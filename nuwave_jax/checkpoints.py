@@ -19,6 +19,7 @@ from nuwave_jax import configuration
 from nuwave_jax import model as model_lib
 
 CHECKPOINT_SUBDIR = 'checkpoints'
+ITEM_NAMES = ('model', 'train')
 
 
 def make_manager(directory: str | pathlib.Path, keep: int | None = None) -> ocp.CheckpointManager:
@@ -35,6 +36,43 @@ def save(manager: ocp.CheckpointManager, step: int, model_tree: dict, train_tree
   if train_tree is not None:
     items['train'] = ocp.args.StandardSave(train_tree)
   manager.save(step, args=ocp.args.Composite(**items))
+
+
+def _leaf_shapes(tree) -> dict[str, tuple[int, ...]]:
+  """{'params/layer_0/dilated_conv/kernel': shape, ...} of a tree of arrays or of orbax metadata."""
+  return {'/'.join(str(getattr(k, 'key', getattr(k, 'name', k))) for k in path): tuple(leaf.shape)
+          for path, leaf in jax.tree_util.tree_leaves_with_path(tree) if hasattr(leaf, 'shape')}
+
+
+def restore(manager: ocp.CheckpointManager, step: int, args: ocp.args.Composite):
+  """manager.restore(step, args), after checking the step against what is asked: a step without the
+  items asked for (copied half-way, or a converted checkpoint asked for training state), or whose
+  arrays have other shapes than the target (another config), raises a ValueError naming its folder."""
+  folder = pathlib.Path(manager.directory) / str(step)
+  handlers = {name: ocp.StandardCheckpointHandler() for name in ITEM_NAMES}
+  with ocp.CheckpointManager(manager.directory, item_handlers=handlers) as reader:
+    saved = reader.item_metadata(step)  # a manager without handlers cannot read item metadata
+  missing = [name for name in args.keys() if name not in saved or saved[name] is None]
+  if missing == ['train'] and 'model' in saved:
+    raise ValueError(f'{folder}: has parameters but no training state (a converted checkpoint?): '
+                     'it can be sampled from, not resumed; train in another --workdir')
+  if missing:
+    raise ValueError(f'{folder}: has no {" or ".join(missing)} item (copied or written half-way?); '
+                     'remove it to use the step before')
+  for name in args.keys():
+    target = getattr(args[name], 'item', None)
+    if target is None:
+      continue
+    want, have = _leaf_shapes(target), _leaf_shapes(saved[name].tree)
+    problems = [f'{k} has shape {have[k]}, the config wants {want[k]}'
+                for k in sorted(set(want) & set(have)) if want[k] != have[k]]
+    if problems:
+      raise ValueError(f'{folder} was made with another model config: ' + '; '.join(problems[:5]))
+  try:
+    return manager.restore(step, args=args)
+  except Exception as error:  # orbax raises KeyError, ValueError, TypeError, ... with long messages
+    detail = str(error).strip().splitlines()[0][:300] if str(error).strip() else type(error).__name__
+    raise ValueError(f'{folder}: cannot be restored ({detail})') from error
 
 
 def restore_params(directory: str | pathlib.Path, config: ml_collections.ConfigDict | None = None,
@@ -55,7 +93,7 @@ def restore_params(directory: str | pathlib.Path, config: ml_collections.ConfigD
     step = manager.latest_step() if step is None else step
     if step is None:
       raise FileNotFoundError(f'{directory / CHECKPOINT_SUBDIR} holds no complete checkpoint')
-    restored = manager.restore(step, args=ocp.args.Composite(model=ocp.args.StandardRestore()))
+    restored = restore(manager, step, ocp.args.Composite(model=ocp.args.StandardRestore()))
   finally:
     manager.close()
   tree = restored['model']

@@ -7,6 +7,7 @@ as `config.json`, so a checkpoint can be used without its config file and checke
 
 import importlib.util
 import json
+import os
 import pathlib
 import sys
 
@@ -41,8 +42,12 @@ def load_config_file(path: str | pathlib.Path) -> ml_collections.ConfigDict:
 
 
 def save_config(directory: str | pathlib.Path, config: ml_collections.ConfigDict) -> None:
-  pathlib.Path(directory).mkdir(parents=True, exist_ok=True)
-  (pathlib.Path(directory) / CONFIG_FILENAME).write_text(config.to_json_best_effort(indent=2) + '\n')
+  """Writes DIR/config.json whole or not at all (a temporary file renamed over it)."""
+  path = pathlib.Path(directory) / CONFIG_FILENAME
+  path.parent.mkdir(parents=True, exist_ok=True)
+  temporary = path.with_name(f'.{CONFIG_FILENAME}.tmp')
+  temporary.write_text(config.to_json_best_effort(indent=2) + '\n')
+  os.replace(temporary, path)
 
 
 def load_saved_config(directory: str | pathlib.Path) -> ml_collections.ConfigDict:
@@ -50,7 +55,13 @@ def load_saved_config(directory: str | pathlib.Path) -> ml_collections.ConfigDic
   path = pathlib.Path(directory) / CONFIG_FILENAME
   if not path.is_file():
     raise FileNotFoundError(f'{directory} is not a nuwave-jax checkpoint directory: {path} is missing')
-  config = ml_collections.ConfigDict(json.loads(path.read_text()))
+  try:
+    config = ml_collections.ConfigDict(json.loads(path.read_text()))
+  except (json.JSONDecodeError, UnicodeDecodeError, TypeError) as error:
+    raise ValueError(f'{path}: not a saved config ({error})') from None
+  missing = [group for group in ('model', 'diffusion', 'data', 'train', 'sample') if group not in config]
+  if missing:
+    raise ValueError(f'{path}: not a saved config (no {", ".join(missing)} group)')
   for group, keys in ADDED_KEYS.items():
     for key, value in keys.items():
       if key not in config[group]:

@@ -213,7 +213,7 @@ def save_state(manager: ocp.CheckpointManager, state: TrainState) -> None:
 
 
 def restore_state(manager: ocp.CheckpointManager, step: int, target: TrainState) -> TrainState:
-  restored = manager.restore(step, args=ocp.args.Composite(
+  restored = checkpoints.restore(manager, step, ocp.args.Composite(
       model=ocp.args.StandardRestore({'params': target.params, 'ema_params': target.ema_params}),
       train=ocp.args.StandardRestore({'opt_state': target.opt_state, 'step': target.step,
                                       'rng': target.rng})))
@@ -321,8 +321,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir,
   t = config.train
   is_main = jax.process_index() == 0
   check_workdir(config, workdir)
-  if is_main:
-    configuration.save_config(workdir, config)
 
   mesh = make_mesh()
   train_step = make_train_step(config, mesh)  # checks the batch against devices and microbatches
@@ -336,6 +334,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir,
     state = restore_state(manager, latest, abstract_state(config, mesh))
     if is_main:
       print(f'resumed {workdir} at step {latest}')
+  if is_main:  # only once the checkpoint fits: a failed resume must not rewrite the workdir's config
+    configuration.save_config(workdir, config)
   writer = SummaryWriter(workdir)
   eval_set = make_eval_set(list(eval_utterances), config) if eval_utterances else None
   upsample = None

@@ -93,3 +93,42 @@ def test_an_interrupted_save_leaves_the_previous_checkpoint_usable(tiny_folder_c
   config.train.num_steps = 6
   resumed = training.train_and_evaluate(config, tmp_path / 'run', _data(config))
   assert int(resumed.step) == 6
+
+
+def test_a_checkpoint_that_does_not_fit_is_named_and_the_workdir_left_as_it_was(tiny_folder_config,
+                                                                                tmp_path):
+  config = _config(tiny_folder_config)
+  config.train.num_steps = 2
+  run = tmp_path / 'run'
+  training.train_and_evaluate(config, run, _data(config))
+  # No config.json to compare with (copied without it): the restore itself must refuse, by folder,
+  # and leave no config.json of the wrong model behind.
+  (run / 'config.json').unlink()
+  config.model.residual_channels = 16
+  with pytest.raises(ValueError, match=r'checkpoints/2 was made with another model config: .*'
+                                       r'input_projection/kernel has shape \(1, 1, 8\), the config wants '
+                                       r'\(1, 1, 16\)'):
+    training.train_and_evaluate(config, run, _data(config))
+  assert not (run / 'config.json').exists()
+  config.model.residual_channels = 8
+  config.train.num_steps = 3
+  assert int(training.train_and_evaluate(config, run, _data(config)).step) == 3
+  # A step folder copied half-way (no items): named, with what to do, for training and sampling.
+  (run / 'checkpoints' / '9').mkdir()
+  (run / 'checkpoints' / '9' / '_CHECKPOINT_METADATA').write_text('{}')
+  config.train.num_steps = 10
+  for attempt in (lambda: training.train_and_evaluate(config, run, _data(config)),
+                  lambda: checkpoints.restore_params(run)):
+    with pytest.raises(ValueError, match=r'checkpoints/9: has no model.* item.*remove it to use the step before'):
+      attempt()
+  # A config.json cut short by a crash: named.
+  (run / 'config.json').write_text('{"model": {')
+  with pytest.raises(ValueError, match=r'run/config.json: not a saved config'):
+    checkpoints.restore_params(run)
+  # Parameters without training state, as nuwave_jax.convert writes them: sampled from, not resumed.
+  manager = checkpoints.make_manager(tmp_path / 'converted')
+  checkpoints.save(manager, 1, {'params': training.init_state(config, training.make_mesh()).params})
+  manager.wait_until_finished()
+  manager.close()
+  with pytest.raises(ValueError, match=r'converted/checkpoints/1: has parameters but no training state'):
+    training.train_and_evaluate(config, tmp_path / 'converted', _data(config))
