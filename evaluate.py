@@ -5,7 +5,8 @@
 --data is a folder of audio files (any format and rate; read and resampled to 48 kHz as ground truth),
 or 'config' for the checkpoint's own eval split (config.data: VCTK's test speakers, a folder's eval/).
 Writes OUTPUT/report.json (mean and std over runs, the linear-interpolation baseline beside the model,
-per-utterance scores) and OUTPUT/spectrograms/*.png for the first --plots utterances.
+per-utterance scores) and OUTPUT/spectrograms/*.png for the first --plots utterances. Utterances the
+metrics cannot score (silent, or shorter than the ratio) are left out with a warning that names them.
 """
 
 import argparse
@@ -56,7 +57,14 @@ def main(argv=None) -> int:
   try:
     upsampler = inference.Upsampler.from_checkpoint(args.checkpoint, use_ema=not args.no_ema,
                                                     noise_scale=args.noise_scale)
-    utterances = load_utterances(args.data, upsampler, args.limit)
+    if args.runs < 1:
+      raise ValueError(f'--runs {args.runs}: must be at least 1')
+    utterances, skipped = evaluation.scorable(load_utterances(args.data, upsampler, args.limit),
+                                              upsampler.ratio)
+    for reason in skipped:
+      print(f'warning: not scored: {reason}', file=sys.stderr)
+    if not utterances:
+      raise ValueError(f'--data {args.data}: no utterance can be scored')
   except (FileNotFoundError, ValueError) as error:
     print(f'error: {error}', file=sys.stderr)
     return 2
@@ -72,6 +80,7 @@ def main(argv=None) -> int:
   report['checkpoint'] = str(args.checkpoint)
   report['noise_scale'] = upsampler.config.sample.noise_scale
   report['data'] = args.data
+  report['not_scored'] = skipped
   output = pathlib.Path(args.output)
   evaluation.write_report(report, output / 'report.json')
   for i in range(min(args.plots, len(utterances))):

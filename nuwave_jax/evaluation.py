@@ -31,6 +31,23 @@ def prepare_reference(audio: np.ndarray, ratio: int) -> np.ndarray:
   return (audio / peak if peak > 0 else audio).astype(np.float32)
 
 
+def scorable(utterances: list[tuple[str, np.ndarray]], ratio: int, max_samples: int | None = None):
+  """(the (name, audio) pairs the metrics can score, a reason for each one left out): after cropping
+  to `max_samples` and trimming to a multiple of the ratio, no sample left, or silence (SNR and LSD
+  are undefined against a silent reference)."""
+  kept, skipped = [], []
+  for name, audio in utterances:
+    clip = audio[:max_samples] if max_samples else audio
+    clip = clip[:len(clip) // ratio * ratio]
+    if len(clip) == 0:
+      skipped.append(f'{name}: shorter than {ratio} samples at 48 kHz')
+    elif not np.any(clip):
+      skipped.append(f'{name}: silent')
+    else:
+      kept.append((name, audio))
+  return kept, skipped
+
+
 def mean_scores(per_utterance: list[dict[str, float]]) -> dict[str, float]:
   return {m: float(np.mean([s[m] for s in per_utterance])) for m in METRICS}
 

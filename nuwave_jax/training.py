@@ -337,7 +337,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir,
   if is_main:  # only once the checkpoint fits: a failed resume must not rewrite the workdir's config
     configuration.save_config(workdir, config)
   writer = SummaryWriter(workdir)
-  eval_set = make_eval_set(list(eval_utterances), config) if eval_utterances else None
+  eval_set = None
+  if eval_utterances:
+    max_samples = int(config.train.eval_seconds * config.data.sample_rate_hz)
+    kept, skipped = evaluation.scorable(list(eval_utterances), config.data.ratio, max_samples)
+    if is_main and skipped:
+      print('eval utterances left out: ' + '; '.join(skipped))
+    eval_set = make_eval_set(kept, config) if kept else None
   upsample = None
   preemption = PreemptionHandler()
 

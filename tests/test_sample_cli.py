@@ -206,3 +206,30 @@ def test_evaluate_writes_a_report_with_the_linear_baseline(checkpoint, tmp_path,
   np.testing.assert_allclose(report['linear']['snr'], np.mean(expected), rtol=1e-4)
   assert len(list((out / 'spectrograms').glob('*.png'))) == 1
   assert '| linear |' in capsys.readouterr().out
+
+
+def test_evaluate_leaves_out_what_cannot_be_scored_and_refuses_zero_runs(checkpoint, tmp_path, capsys):
+  data = tmp_path / 'data'
+  data.mkdir()
+  _write(data / 'speech.wav', 0.5 * np.sin(np.arange(4800) / 3), 48000)
+  _write(data / 'silent.wav', np.zeros(4800), 48000)
+  _write(data / 'one.wav', [0.5], 48000)  # nothing left once trimmed to a multiple of 2
+  out = tmp_path / 'report'
+  assert evaluate.main(['--checkpoint', str(checkpoint), '--data', str(data), '--runs', '1',
+                        '--output', str(out), '--plots', '0']) == 0
+  err = capsys.readouterr().err
+  assert 'not scored: silent.wav: silent' in err and 'not scored: one.wav: shorter than 2 samples' in err
+
+  def refuse(constant):
+    raise ValueError(f'{constant} in report.json')
+
+  report = json.loads((out / 'report.json').read_text(), parse_constant=refuse)  # strict JSON
+  assert report['utterances'] == 1 and len(report['not_scored']) == 2
+  assert np.isfinite(report['model']['snr']['mean'])
+  for runs in ('0', '-1'):
+    assert evaluate.main(['--checkpoint', str(checkpoint), '--data', str(data), '--runs', runs,
+                          '--output', str(out)]) == 2
+    assert f'--runs {runs}: must be at least 1' in capsys.readouterr().err
+  (data / 'speech.wav').unlink()
+  assert evaluate.main(['--checkpoint', str(checkpoint), '--data', str(data), '--output', str(out)]) == 2
+  assert 'no utterance can be scored' in capsys.readouterr().err

@@ -132,3 +132,18 @@ def test_a_checkpoint_that_does_not_fit_is_named_and_the_workdir_left_as_it_was(
   manager.close()
   with pytest.raises(ValueError, match=r'converted/checkpoints/1: has parameters but no training state'):
     training.train_and_evaluate(config, tmp_path / 'converted', _data(config))
+
+
+def test_eval_utterances_that_cannot_be_scored_are_left_out_by_name(tiny_folder_config, tmp_path, capsys):
+  config = _config(tiny_folder_config)
+  config.train.num_steps = 2  # one eval, at the end
+  eval_set = pipeline.eval_utterances(config, 1) + [
+      ('silent.wav', np.zeros(4800, np.float32)),
+      ('late.wav', np.concatenate([np.zeros(48000, np.float32), np.ones(10, np.float32)])),
+      ('one.wav', np.array([0.5], np.float32))]
+  config.train.eval_seconds = 0.5  # late.wav is silent in its first 0.5 s, all that is scored
+  training.train_and_evaluate(config, tmp_path / 'run', _data(config), eval_set)
+  out = capsys.readouterr().out
+  assert ('eval utterances left out: silent.wav: silent; late.wav: silent; one.wav: shorter than 2 '
+          'samples at 48 kHz') in out
+  assert 'step 2: eval SNR' in out
