@@ -1,6 +1,7 @@
 """The TFDS builders: VCTK's real layout and split, audio folders, real speech, and bad files."""
 
 import logging
+import os
 
 import numpy as np
 import pytest
@@ -104,6 +105,11 @@ def test_folder_builder_reports_bad_files(tmp_path, caplog):
     builder.download_and_prepare()
   assert builder.info.splits['train'].num_examples == 3
   assert 'broken.wav' in caplog.text and 'skipped 1 bad file(s) of 4' in caplog.text
+  for i in range(3):
+    (folder / 'train' / f'{i}.wav').write_bytes(b'')
+  with pytest.raises(audio_io.AudioError, match=r'all 4 file\(s\) of a split under .*corpus are bad'):
+    builders.NuwaveAudioFolder(folder=folder, on_bad_file='skip',
+                               data_dir=str(tmp_path / 'c')).download_and_prepare()
 
 
 def test_folder_builder_errors(tmp_path):
@@ -132,7 +138,13 @@ def test_a_changed_folder_is_prepared_anew(tmp_path):
   before = name()
   assert name() == before
   soundfile.write(tmp_path / 'train' / 'b.wav', np.full(500, 0.2, np.float32), 16000)
-  assert name() != before
+  after_adding = name()
+  assert after_adding != before
+  # Rewritten in place with other samples of the same size: a new modification time.
+  stat = (tmp_path / 'train' / 'a.wav').stat()
+  soundfile.write(tmp_path / 'train' / 'a.wav', np.full(500, -0.3, np.float32), 16000)
+  os.utime(tmp_path / 'train' / 'a.wav', ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+  assert (tmp_path / 'train' / 'a.wav').stat().st_size == stat.st_size and name() != after_adding
 
 
 def test_folder_builder_takes_file_lists(tmp_path):

@@ -79,6 +79,9 @@ def _examples(paths: list[pathlib.Path], root: pathlib.Path, trim_top_db: float,
       continue
     name = str(path.relative_to(root))
     yield name, {'audio': audio, 'name': name}
+  if skipped and len(skipped) == len(paths):
+    raise audio_io.AudioError(f'all {len(paths)} file(s) of a split under {root} are bad (the first: '
+                              f'{skipped[0]}); nothing is left to prepare')
   if skipped:
     logging.warning('skipped %d bad file(s) of %d under %s', len(skipped), len(paths), root)
 
@@ -100,9 +103,9 @@ class NuwaveAudioFolder(tfds.core.GeneratorBasedBuilder):
     self._folder = pathlib.Path(folder).absolute()
     self._trim_top_db = float(trim_top_db)
     self._on_bad_file = _check_on_bad_file(on_bad_file)
-    # The prepared dataset is keyed by the folder, the trim, the files' names and sizes and the split
-    # lists, so a changed folder is prepared anew rather than served stale.
-    listing = sorted(f'{p.relative_to(self._folder)}:{p.stat().st_size}'
+    # The prepared dataset is keyed by the folder, the trim, the files' names, sizes and modification
+    # times and the split lists, so a changed folder is prepared anew rather than served stale.
+    listing = sorted(f'{p.relative_to(self._folder)}:{p.stat().st_size}:{p.stat().st_mtime_ns}'
                      for p in audio_io.find_audio_files(self._folder)) if self._folder.is_dir() else []
     listing += [p.read_text() for p in sorted(self._folder.glob('*.txt'))]
     digest = hashlib.sha1('|'.join([str(self._folder), str(self._trim_top_db), *listing]).encode())
