@@ -53,6 +53,20 @@ def prepare_data(config):
   return builder
 
 
+def parse_flags(argv: list[str]) -> list[str]:
+  """absl's flag parsing, where a --config override naming no config field is one line, not a
+  traceback (ml_collections raises KeyError or AttributeError with the field it did not find)."""
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as error:
+    sys.exit(f'error: {error}\nPass --help to see the flags.')
+  except (KeyError, AttributeError) as error:
+    while not isinstance(error, KeyError) and isinstance(error.__context__, (KeyError, AttributeError)):
+      error = error.__context__  # an AttributeError quotes the KeyError that has the suggestion
+    message = error.args[0] if error.args else error
+    sys.exit(f'error: a --config override names no field of the config: {message}')
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
@@ -74,4 +88,4 @@ def main(argv):
 
 if __name__ == '__main__':
   host_memory.reuse_freed_host_memory()  # before JAX starts its threads
-  app.run(main)
+  app.run(main, flags_parser=parse_flags)

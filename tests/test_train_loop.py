@@ -147,3 +147,20 @@ def test_eval_utterances_that_cannot_be_scored_are_left_out_by_name(tiny_folder_
   assert ('eval utterances left out: silent.wav: silent; late.wav: silent; one.wav: shorter than 2 '
           'samples at 48 kHz') in out
   assert 'step 2: eval SNR' in out
+
+
+@pytest.mark.parametrize('override, expected', [
+    ('--config.trian.lr=1', 'names no field of the config: \'trian\'\nDid you mean "train"'),
+    ('--config.train.batch_sise=3', 'names no field of the config: \'batch_sise\'\nDid you mean "batch_size"'),
+    ('--config.train.batch_size=abc', "--config.train.batch_size=abc: invalid literal for int()"),
+])
+def test_train_py_names_a_bad_config_override_in_one_error(override, expected, tmp_path):
+  import subprocess
+  import sys
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  result = subprocess.run([sys.executable, 'train.py', '--config', 'configs/tiny.py', '--workdir',
+                           str(tmp_path / 'run'), override], cwd=root, capture_output=True, text=True,
+                          timeout=300, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'))
+  assert result.returncode == 1
+  assert expected in result.stderr and 'Traceback' not in result.stderr
+  assert not (tmp_path / 'run').exists()
