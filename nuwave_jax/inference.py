@@ -74,8 +74,10 @@ class Upsampler:
                                          d.lowpass_hop)[0], reference
     if rate != self.input_rate_hz:
       if not resample:
+        only_48k = f'; --simulate takes only {target} Hz files as ground truth' if simulate else ''
         raise InputError(f'{path}: {rate} Hz, but this checkpoint upsamples {self.input_rate_hz} Hz '
-                         f'(x{self.ratio}); pass --resample to resample it to {self.input_rate_hz} Hz')
+                         f'(x{self.ratio}); pass --resample to resample it to {self.input_rate_hz} Hz'
+                         f'{only_48k}')
       audio = soxr.resample(audio, rate, self.input_rate_hz, quality='VHQ').astype(np.float32)
       if len(audio) == 0:
         raise InputError(f'{path}: too short to resample: no sample is left at {self.input_rate_hz} Hz')

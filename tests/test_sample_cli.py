@@ -107,6 +107,9 @@ def test_simulate_and_resample_options(checkpoint, tmp_path, capsys):
   assert 'SNR' in out and 'linear' in out  # a simulated input is scored against its ground truth
   assert len(soundfile.read(tmp_path / 'out' / 'hq.wav')[0]) == 9600
   assert len(soundfile.read(tmp_path / 'out' / 'odd.wav')[0]) == 9600  # 22.05 -> 24 -> 48 kHz
+  assert sample.main([odd, '--simulate', '--checkpoint', str(checkpoint), '--output',
+                      str(tmp_path / 'again')]) == 1
+  assert '--simulate takes only 48000 Hz files as ground truth' in capsys.readouterr().err
 
 
 def test_never_overwrites_the_input_and_rejects_missing_checkpoints(checkpoint, tmp_path, capsys):
