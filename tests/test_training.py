@@ -108,18 +108,30 @@ def _free_port():
     return s.getsockname()[1]
 
 
-def test_two_processes_with_gloo_match_the_single_process_run(tmp_path):
+def _two_processes(tmp_path, *extra):
+  """Runs multiprocess_worker.py as processes 0 and 1 of a run; their written params."""
   port = str(_free_port())
   env = dict(os.environ, PYTHONPATH=str(conftest.REPO))
   worker = str(conftest.REPO / 'tests' / 'multiprocess_worker.py')
   outs = [tmp_path / f'p{i}.npz' for i in range(2)]
-  procs = [subprocess.Popen([sys.executable, worker, str(i), '2', port, str(outs[i])], env=env,
+  procs = [subprocess.Popen([sys.executable, worker, str(i), '2', port, str(outs[i]), *extra], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
            for i in range(2)]
   for p in procs:
     output, _ = p.communicate(timeout=300)
     assert p.returncode == 0, output[-3000:]
-  p0, p1 = (dict(np.load(o)) for o in outs)
+  return [dict(np.load(o)) for o in outs]
+
+
+def test_two_processes_save_and_restore_one_shared_checkpoint(tmp_path):
+  p0, p1 = _two_processes(tmp_path, str(tmp_path / 'run'))  # each checks restored == saved
+  for k in p0:
+    np.testing.assert_array_equal(p0[k], p1[k], err_msg=k)
+  assert sorted(p.name for p in (tmp_path / 'run' / 'checkpoints').iterdir()) == ['1']
+
+
+def test_two_processes_with_gloo_match_the_single_process_run(tmp_path):
+  p0, p1 = _two_processes(tmp_path)
   for k in p0:  # identical on both processes: replicated params after all-reduced gradients
     np.testing.assert_array_equal(p0[k], p1[k], err_msg=k)
   single = _flat(training_fixtures.run_steps(devices=jax.devices()))
