@@ -74,6 +74,7 @@ def main(argv):
   initialize_distributed()
   config = _CONFIG.value
   try:
+    training.check_config(config)
     training.check_workdir(config, _WORKDIR.value)
     builder = prepare_data(config)
     train_data = lambda start_step: pipeline.train_dataset(

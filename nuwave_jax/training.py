@@ -46,6 +46,35 @@ class TrainState(flax.struct.PyTreeNode):
 LR_DECAYS = ('constant', 'cosine')
 
 
+def check_config(config: ml_collections.ConfigDict) -> None:
+  """Refuses data and train settings a run cannot mean, naming the field (a ValueError): they would
+  otherwise train on garbage (a ratio below 2), climb the loss (a negative learning rate), delete
+  every checkpoint (keep_checkpoints 0) or fail deep inside a step."""
+  from nuwave_jax.data import builders  # here, not at the top: it imports TensorFlow
+  d, t = config.data, config.train
+  checks = [
+      (isinstance(d.ratio, int) and d.ratio >= 2, 'data.ratio', 'an integer >= 2 (2: 24 -> 48 kHz)'),
+      (d.sample_rate_hz == builders.SAMPLE_RATE_HZ, 'data.sample_rate_hz',
+       f'{builders.SAMPLE_RATE_HZ} (the datasets are prepared at 48 kHz)'),
+      (d.segment_samples >= d.ratio, 'data.segment_samples', f'at least data.ratio ({d.ratio})'),
+      (0 <= d.gain_min <= d.gain_max, 'data.gain_min', f'in [0, data.gain_max = {d.gain_max}]'),
+      (t.batch_size >= 1, 'train.batch_size', 'at least 1'),
+      (t.num_steps >= 1, 'train.num_steps', 'at least 1'),
+      (t.learning_rate > 0, 'train.learning_rate', 'positive'),
+      (t.keep_checkpoints is None or t.keep_checkpoints >= 1, 'train.keep_checkpoints',
+       'at least 1 (or None: keep all)'),
+      (t.checkpoint_every >= 1, 'train.checkpoint_every', 'at least 1'),
+      (t.log_every >= 1, 'train.log_every', 'at least 1'),
+      (t.eval_every >= 1, 'train.eval_every', 'at least 1'),
+      (t.eval_utterances >= 0, 'train.eval_utterances', 'at least 0'),
+      (t.eval_seconds > 0, 'train.eval_seconds', 'positive'),
+  ]
+  problems = [f'{field} must be {rule}, got {config[field.split(".")[0]][field.split(".")[1]]!r}'
+              for ok, field, rule in checks if not ok]
+  if problems:
+    raise ValueError('; '.join(problems))
+
+
 def learning_rate(config: ml_collections.ConfigDict):
   """train.learning_rate, constant (the paper) or cosine-decayed to 0 at train.num_steps: a float or
   an optax schedule (step -> lr)."""
@@ -320,6 +349,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir,
   workdir = pathlib.Path(workdir)
   t = config.train
   is_main = jax.process_index() == 0
+  check_config(config)
   check_workdir(config, workdir)
 
   mesh = make_mesh()
