@@ -59,6 +59,12 @@ def params_from_torch(state_dict: dict[str, np.ndarray], config: ml_collections.
                      f"not {config.model.network_input!r}")
   state = {k[len(PREFIX):] if k.startswith(PREFIX) else k: np.asarray(v, np.float32)
            for k, v in state_dict.items()}
+  if len(state) < len(state_dict):
+    raise ValueError('state dict holds some names both with and without the prefix '
+                     f'{PREFIX!r}: {sorted(set(k for k in state_dict if not k.startswith(PREFIX)))[:5]}')
+  not_finite = sorted(k for k, v in state.items() if not np.all(np.isfinite(v)))
+  if not_finite:
+    raise ValueError(f'state dict has NaN or infinite values in {not_finite[:8]}')
   names = _name_map(config)
   expected = {f'{n}.{p}' for n in names for p in ('weight', 'bias')} | {EXPONENTS_KEY}
   missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)
@@ -68,8 +74,9 @@ def params_from_torch(state_dict: dict[str, np.ndarray], config: ml_collections.
                      f'{" ..." if len(unexpected) > 8 else ""}')
   half = config.model.embedding_channels // 2
   exponents = 1e-4 ** (np.arange(half) / half)
+  # rtol 1e-3: a checkpoint saved in float16 rounds them by up to 4.9e-4.
   if state[EXPONENTS_KEY].shape != exponents.shape or not np.allclose(state[EXPONENTS_KEY], exponents,
-                                                                      rtol=1e-5):
+                                                                      rtol=1e-3):
     raise ValueError(f'{EXPONENTS_KEY} (shape {state[EXPONENTS_KEY].shape}) does not hold the '
                      f'{half} noise-level frequencies this config computes')
 
@@ -95,28 +102,69 @@ def params_from_torch(state_dict: dict[str, np.ndarray], config: ml_collections.
   return params
 
 
-def load_torch_state_dict(path: str | pathlib.Path, trust_pickle: bool = False) -> dict[str, np.ndarray]:
-  """{name: numpy array} from a Lightning .ckpt or a plain state dict file."""
+def load_torch_checkpoint(path: str | pathlib.Path, trust_pickle: bool = False):
+  """({name: numpy array}, the Lightning hyper_parameters or None) from a Lightning .ckpt or a plain
+  state dict file."""
   try:
     import torch
   except ImportError:
     raise ImportError('reading a PyTorch checkpoint needs torch: pip install -e ".[convert]"') from None
+  if not pathlib.Path(path).is_file():
+    raise FileNotFoundError(f'{path} does not exist')
   try:
     checkpoint = torch.load(path, map_location='cpu', weights_only=not trust_pickle)
   except Exception as error:  # torch raises several types for a file it cannot unpickle
-    hint = '' if trust_pickle else (' (a Lightning checkpoint that stores hyperparameter objects needs '
-                                    '--trust-pickle; use it only for files you trust)')
-    raise ValueError(f'cannot read {path} as a PyTorch checkpoint: {error}{hint}') from None
+    message = str(error)
+    if 'WeightsUnpickler error:' in message:  # the reason, without torch's paragraph around it
+      message = message.split('WeightsUnpickler error:')[1].split('Check the documentation')[0]
+    detail = ' '.join(message.split()) or 'no detail'
+    pickled = not trust_pickle and 'global' in detail.lower()  # an object, not just tensors
+    hint = (' (a Lightning checkpoint that stores hyperparameter objects needs --trust-pickle; use it '
+            'only for files you trust)') if pickled else ''
+    raise ValueError(f'cannot read {path} as a PyTorch checkpoint ({type(error).__name__}: '
+                     f'{detail[:300]}){hint}') from None
+  hyper_parameters = None
   if isinstance(checkpoint, dict) and 'state_dict' in checkpoint:
+    hyper_parameters = checkpoint.get('hyper_parameters')
     checkpoint = checkpoint['state_dict']
   if not isinstance(checkpoint, dict):
     raise ValueError(f'{path} holds a {type(checkpoint).__name__}, not a state dict')
-  return {k: v.detach().cpu().numpy() for k, v in checkpoint.items()}
+  not_tensors = [f'{k!r} ({type(v).__name__})' for k, v in checkpoint.items() if not hasattr(v, 'detach')]
+  if not_tensors:
+    raise ValueError(f'{path} is not a NU-Wave state dict: {", ".join(not_tensors[:5])} are not tensors '
+                     '(expected a Lightning .ckpt with "state_dict", or the _EMA file)')
+  return {k: v.detach().cpu().float().numpy() for k, v in checkpoint.items()}, hyper_parameters
+
+
+def _lookup(tree, *keys):
+  """tree[k1][k2]... through dicts, OmegaConf configs or namespaces; None where a key is absent."""
+  for key in keys:
+    tree = tree.get(key) if hasattr(tree, 'get') else getattr(tree, key, None)
+    if tree is None:
+      return None
+  return tree
+
+
+def check_hyper_parameters(hyper_parameters, config: ml_collections.ConfigDict, path) -> None:
+  """Refuses a config whose ratio or dilation cycle differs from the original's hparameter.yaml
+  stored in a Lightning checkpoint (neither can be read from the weights)."""
+  if hyper_parameters is None:
+    return
+  hparams = _lookup(hyper_parameters, 'hparams') or hyper_parameters
+  for keys, field, ours in ((('audio', 'ratio'), 'data.ratio', config.data.ratio),
+                            (('arch', 'dilation_cycle_length'), 'model.dilation_cycle',
+                             config.model.dilation_cycle)):
+    theirs = _lookup(hparams, *keys)
+    if theirs is not None and int(theirs) != ours:
+      raise ValueError(f'{path} was trained with {".".join(keys)} = {theirs}, but the config has '
+                       f'{field} = {ours}: use the matching config (configs/nuwave_x{theirs}.py for a ratio)')
 
 
 def convert(checkpoint_path, config: ml_collections.ConfigDict, out_dir, trust_pickle=False) -> None:
   """Writes the checkpoint directory `out_dir` (config.json and an orbax step 0)."""
-  params = params_from_torch(load_torch_state_dict(checkpoint_path, trust_pickle), config)
+  state_dict, hyper_parameters = load_torch_checkpoint(checkpoint_path, trust_pickle)
+  check_hyper_parameters(hyper_parameters, config, checkpoint_path)
+  params = params_from_torch(state_dict, config)
   out_dir = pathlib.Path(out_dir)
   if (out_dir / checkpoints.CHECKPOINT_SUBDIR).exists():
     raise FileExistsError(f'{out_dir} already holds checkpoints: choose a new --out')

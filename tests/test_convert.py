@@ -75,6 +75,43 @@ def test_cli_explains_pickled_hyperparameters(tmp_path, tiny_config, capsys):
                        '--trust-pickle']) == 0
 
 
+def test_cli_names_what_is_wrong_with_a_file(tmp_path, tiny_config, capsys):
+  torch = pytest.importorskip('torch', reason='torch (the optional convert extra) is not installed')
+  sd = _state_dict(tiny_config)
+  tensors = {k: torch.from_numpy(v) for k, v in sd.items()}
+
+  def run(name, payload):
+    path = tmp_path / name
+    if payload is not None:
+      torch.save(payload, path)
+    code = convert.main([str(path), '--config', 'configs/tiny.py', '--out', str(tmp_path / f'out_{name}')])
+    return code, capsys.readouterr().err
+
+  nan = dict(tensors, **{'model.skip_projection.bias': torch.full((8,), float('nan'))})
+  assert run('nan.pt', nan) == (1, "error: state dict has NaN or infinite values in "
+                                   "['skip_projection.bias']\n")
+  code, err = run('other.ckpt', {'epoch': 3, 'model': tensors})
+  assert code == 1 and "'epoch' (int)" in err and "'model' (dict) are not tensors" in err
+  code, err = run('missing.pt', None)
+  assert code == 1 and 'missing.pt does not exist' in err and 'trust-pickle' not in err
+  (tmp_path / 'text.pt').write_text('not a checkpoint')
+  code = convert.main([str(tmp_path / 'text.pt'), '--config', 'configs/tiny.py', '--out', str(tmp_path / 'o')])
+  err = capsys.readouterr().err
+  assert code == 1 and 'cannot read' in err and 'Error' in err and 'trust-pickle' not in err
+  hparams = {'audio': {'ratio': 3}, 'arch': {'dilation_cycle_length': 2}}
+  code, err = run('x3.ckpt', {'state_dict': tensors, 'hyper_parameters': hparams})
+  assert code == 1 and 'trained with audio.ratio = 3, but the config has data.ratio = 2' in err
+  assert not (tmp_path / 'out_x3.ckpt').exists()
+  # The same weights saved in half precision convert (to float32, within half's rounding).
+  half = {k: v.half() for k, v in tensors.items()}
+  code, err = run('half.pt', {'state_dict': half, 'hyper_parameters': {'audio': {'ratio': 2}}})
+  assert code == 0, err
+  params, _, _ = checkpoints.restore_params(tmp_path / 'out_half.pt', tiny_config)
+  np.testing.assert_allclose(params['layer_0']['dilated_conv']['kernel'],
+                             sd['model.residual_layers.0.dilated_conv.weight'].transpose(2, 1, 0),
+                             rtol=1e-3, atol=1e-3)
+
+
 def test_restore_refuses_another_config_and_missing_directories(tmp_path, tiny_config, paper_config):
   with pytest.raises(FileNotFoundError, match='does not exist'):
     checkpoints.restore_params(tmp_path / 'nowhere')
