@@ -147,6 +147,20 @@ def test_a_changed_folder_is_prepared_anew(tmp_path):
   assert (tmp_path / 'train' / 'a.wav').stat().st_size == stat.st_size and name() != after_adding
 
 
+def test_other_text_files_are_not_split_lists(tmp_path):
+  for split in ('train', 'eval'):
+    (tmp_path / split).mkdir()
+    soundfile.write(tmp_path / split / 'a.wav', np.full(500, 0.2, np.float32), 16000)
+  (tmp_path / 'notes.txt').write_text('')
+  (tmp_path / 'README.txt').write_text('Recorded in 2024.\nSee LICENSE.\n')
+  name = lambda: builders.NuwaveAudioFolder(folder=tmp_path, data_dir=str(tmp_path / 'tfds')).builder_config.name
+  before = name()
+  splits = builders.NuwaveAudioFolder(folder=tmp_path, data_dir=str(tmp_path / 'tfds')).split_files()
+  assert {k: [p.name for p in v] for k, v in splits.items()} == {'eval': ['a.wav'], 'train': ['a.wav']}
+  (tmp_path / 'README.txt').write_text('changed')
+  assert name() == before  # not part of the data
+
+
 def test_folder_builder_takes_file_lists(tmp_path):
   for name in ('a', 'b', 'c'):
     soundfile.write(tmp_path / f'{name}.wav', np.full(500, 0.2, np.float32), 16000)
@@ -182,3 +196,12 @@ def test_folder_builder_on_real_speech(real_speech, tiny_config, tmp_path):
   reference = audio[:len(audio) // 2 * 2]
   cond = conditioning.make_condition(reference[None], 2)[0]
   assert metrics.lsd_low(reference, cond, 24000) < 0.5 < 1.0 < metrics.lsd_high(reference, cond, 24000)
+
+
+def test_a_folder_without_an_eval_split_says_what_to_do(tmp_path):
+  (tmp_path / 'corpus' / 'train').mkdir(parents=True)
+  soundfile.write(tmp_path / 'corpus' / 'train' / 'a.wav', np.full(500, 0.2, np.float32), 48000)
+  builder = builders.NuwaveAudioFolder(folder=tmp_path / 'corpus', data_dir=str(tmp_path / 'tfds'))
+  builder.download_and_prepare()
+  with pytest.raises(ValueError, match=r'corpus has no eval split .* set train.eval_utterances=0'):
+    pipeline.eval_utterances(None, builder=builder)

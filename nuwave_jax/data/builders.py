@@ -21,6 +21,9 @@ import tensorflow_datasets as tfds
 from nuwave_jax.data import audio as audio_io
 
 SAMPLE_RATE_HZ = 48000
+# `<split>.txt` files at an audio folder's root that list a split's files (other .txt files, such as
+# a README.txt, are not lists): training's split and the eval split names the pipeline looks for.
+LISTED_SPLITS = ('train', 'eval', 'test', 'valid', 'validation')
 VCTK_DROPPED = ('p280', 'p315')
 VCTK_TEST_SPEAKERS = ('p360', 'p361', 'p362', 'p363', 'p364', 'p374', 'p376', 's5')
 VCTK_TRAIN_SPEAKERS = 100
@@ -94,8 +97,8 @@ def _check_on_bad_file(value: str) -> str:
 
 class NuwaveAudioFolder(tfds.core.GeneratorBasedBuilder):
   """Any folder of audio files. Splits are its subfolders (train/, eval/, ...; hidden ones are skipped)
-  or, when it has `<split>.txt` files, those lists of paths relative to the folder; otherwise
-  everything is 'train'."""
+  or, when it has `<split>.txt` files (LISTED_SPLITS), those lists of paths relative to the folder;
+  otherwise everything is 'train'."""
 
   VERSION = tfds.core.Version('1.0.0')
 
@@ -107,7 +110,7 @@ class NuwaveAudioFolder(tfds.core.GeneratorBasedBuilder):
     # times and the split lists, so a changed folder is prepared anew rather than served stale.
     listing = sorted(f'{p.relative_to(self._folder)}:{p.stat().st_size}:{p.stat().st_mtime_ns}'
                      for p in audio_io.find_audio_files(self._folder)) if self._folder.is_dir() else []
-    listing += [p.read_text() for p in sorted(self._folder.glob('*.txt'))]
+    listing += [p.read_text() for p in self.split_lists()]
     digest = hashlib.sha1('|'.join([str(self._folder), str(self._trim_top_db), *listing]).encode())
     digest = digest.hexdigest()[:12]
     config = tfds.core.BuilderConfig(name=f'{re.sub(r"[^a-z0-9_]", "_", self._folder.name.lower())}_'
@@ -118,10 +121,15 @@ class NuwaveAudioFolder(tfds.core.GeneratorBasedBuilder):
     return self.dataset_info_from_configs(features=_features(),
                                           description=f'audio files under {self._folder}')
 
+  def split_lists(self) -> list[pathlib.Path]:
+    """The folder's `<split>.txt` lists (LISTED_SPLITS), if any."""
+    return [self._folder / f'{split}.txt' for split in LISTED_SPLITS
+            if (self._folder / f'{split}.txt').is_file()]
+
   def split_files(self) -> dict[str, list[pathlib.Path]]:
     if not self._folder.is_dir():
       raise FileNotFoundError(f'audio folder {self._folder} does not exist')
-    lists = sorted(self._folder.glob('*.txt'))
+    lists = self.split_lists()
     if lists:
       splits = {}
       for listing in lists:

@@ -26,7 +26,7 @@ from nuwave_jax.data import builders  # noqa: E402
 tf.config.set_visible_devices([], 'GPU')  # the input pipeline stays on the host CPU, never on JAX's GPUs
 
 TRAIN_SPLIT = 'train'
-EVAL_SPLITS = ('eval', 'test', 'valid', 'validation')
+EVAL_SPLITS = tuple(split for split in builders.LISTED_SPLITS if split != 'train')
 
 
 def make_condition_tf(audio: tf.Tensor, ratio: int, n_fft: int = conditioning.DEFAULT_N_FFT,
@@ -99,8 +99,9 @@ def _eval_split(builder) -> str:
   for split in EVAL_SPLITS:
     if split in builder.info.splits:
       return split
-  raise ValueError(f'{builder.name} has no eval split (one of {EVAL_SPLITS}); it has '
-                   f'{list(builder.info.splits)}')
+  where = getattr(builder.builder_config, 'description', None) or builder.name
+  raise ValueError(f'{where} has no eval split (one of {EVAL_SPLITS}); it has '
+                   f'{list(builder.info.splits)}: add one, or set train.eval_utterances=0')
 
 
 def _to_float(audio: tf.Tensor) -> tf.Tensor:
