@@ -43,11 +43,13 @@ def test_single_speaker_split():
   assert split['train'][0] == 'p225_001_mic1.flac' and split['test'][-1] == 'p225_231_mic1.flac'
 
 
-def test_vctk_builder_on_a_fake_tree_yields_the_expected_speakers(tmp_path):
+def test_vctk_builder_on_a_fake_tree_yields_the_expected_speakers(tmp_path, caplog):
   speakers = ['p225', 'p226', 'p280', 'p315', 'p351'] + list(builders.VCTK_TEST_SPEAKERS)
   root = write_fake_vctk(tmp_path / 'VCTK-Corpus-0.92', speakers)
   builder = builders.NuwaveVctk(variant='multi', trim_top_db=0, data_dir=str(tmp_path / 'tfds'))
-  builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(root)))
+  with caplog.at_level(logging.WARNING):
+    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(root)))
+  assert '3 train speakers under' in caplog.text and 'the paper trains on 100' in caplog.text
   names = {split: [x['name'].decode() for x in tfds.as_numpy(builder.as_dataset(split=split))]
            for split in ('train', 'test')}
   speakers_of = lambda split: sorted({n.split('/')[0] for n in names[split]})
@@ -80,6 +82,13 @@ def test_prepared_vctk_no_longer_needs_the_corpus(tiny_config, tmp_path):
   tiny_config.data.source, tiny_config.data.dir = 'vctk', str(root)
   tiny_config.data.tfds_data_dir = str(tmp_path / 'tfds')
   assert pipeline.make_builder(tiny_config).info.splits['test'].num_examples == 16
+  assert pipeline.make_builder(tiny_config).info.splits['train'].num_examples == 2  # reused as is
+  # The corpus grown since (a second download finished): the prepared copy no longer matches it.
+  write_fake_vctk(tmp_path / 'more', ['p226'])
+  (tmp_path / 'more' / 'wav48_silence_trimmed' / 'p226').rename(root / 'wav48_silence_trimmed' / 'p226')
+  with pytest.raises(ValueError, match=r"tfds.* was prepared from another corpus \(\{'test': 16, 'train': 2\}"
+                                       r".*make \{'test': 16, 'train': 4\}"):
+    pipeline.make_builder(tiny_config)
   tiny_config.data.dir = str(tmp_path / 'unzipped-elsewhere')  # e.g. a new Colab session
   assert pipeline.make_builder(tiny_config).info.splits['test'].num_examples == 16
   tiny_config.data.tfds_data_dir = str(tmp_path / 'empty')

@@ -59,6 +59,15 @@ def upsample_linear_tf(low: tf.Tensor, ratio: int, length) -> tf.Tensor:
   return (tf.gather(low, left, axis=1) * (1.0 - frac) + tf.gather(low, right, axis=1) * frac)
 
 
+def _check_prepared_from(builder, split_files: dict[str, list]) -> None:
+  """Refuses a prepared dataset whose splits do not hold one example per file of the corpus now."""
+  prepared = {split: builder.info.splits[split].num_examples for split in sorted(builder.info.splits)}
+  now = {split: len(split_files[split]) for split in sorted(split_files)}
+  if prepared != now:
+    raise ValueError(f'{builder.data_dir} was prepared from another corpus ({prepared} examples; the '
+                     f'files there now make {now}): delete it, or set config.data.tfds_data_dir elsewhere')
+
+
 def make_builder(config: ml_collections.ConfigDict) -> tfds.core.DatasetBuilder:
   """The prepared TFDS builder that config.data names, building it on first use.
 
@@ -78,6 +87,8 @@ def make_builder(config: ml_collections.ConfigDict) -> tfds.core.DatasetBuilder:
     builder = builders.NuwaveVctk(variant=d.vctk_variant, trim_top_db=d.trim_top_db,
                                   on_bad_file=d.on_bad_file, data_dir=data_dir)
     if builder.is_prepared():  # prepared by an earlier run (e.g. on Drive): the corpus is not needed
+      if d.dir and pathlib.Path(d.dir).is_dir() and d.on_bad_file == 'fail':
+        _check_prepared_from(builder, builder.split_files(d.dir))
       return builder
     if not d.dir or not pathlib.Path(d.dir).is_dir():
       raise FileNotFoundError(f'config.data.dir={d.dir!r} (VCTK manual_dir) does not exist and VCTK '
