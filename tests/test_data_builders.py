@@ -36,6 +36,12 @@ def test_paper_split_of_the_real_vctk_speakers():
   assert 'p280' not in split['train'] and 'p315' not in split['train']
 
 
+def test_a_vctk_tree_without_the_test_speakers_is_named(tmp_path):
+  root = write_fake_vctk(tmp_path / 'vctk', ['p225', 'p360'], utterances=1)
+  with pytest.raises(ValueError, match=r"test speakers \['p361'.* are missing under .*vctk/wav48"):
+    builders.NuwaveVctk(data_dir=str(tmp_path / 'tfds')).split_files(root)
+
+
 def test_single_speaker_split():
   utterances = [f'p225_{i:03d}_mic1.flac' for i in range(231, 0, -1)]
   split = builders.vctk_single_split(utterances)

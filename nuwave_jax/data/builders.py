@@ -191,7 +191,10 @@ class NuwaveVctk(tfds.core.GeneratorBasedBuilder):
         raise FileNotFoundError(f'VCTK speaker {VCTK_SINGLE_SPEAKER} is missing under {root}')
       split = vctk_single_split([p.name for p in mic1(VCTK_SINGLE_SPEAKER)])
       return {k: [root / VCTK_SINGLE_SPEAKER / n for n in v] for k, v in split.items()}
-    split = vctk_speaker_split(speakers)
+    try:
+      split = vctk_speaker_split(speakers)
+    except ValueError as error:
+      raise ValueError(f'{error} under {root}') from None
     if len(split['train']) < VCTK_TRAIN_SPEAKERS:
       logging.warning('VCTK: %d train speakers under %s, where the paper trains on %d (an incomplete '
                       'corpus?)', len(split['train']), root, VCTK_TRAIN_SPEAKERS)
