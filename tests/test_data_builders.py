@@ -127,6 +127,16 @@ def test_folder_builder_reports_bad_files(tmp_path, caplog):
                                data_dir=str(tmp_path / 'c')).download_and_prepare()
 
 
+def test_recordings_below_44k1_are_named_in_a_warning(tmp_path, caplog):
+  (tmp_path / 'corpus' / 'train').mkdir(parents=True)
+  for name, rate in (('cd', 44100), ('phone', 8000), ('wide', 16000), ('full', 48000)):
+    soundfile.write(tmp_path / 'corpus' / 'train' / f'{name}.wav', np.full(rate // 10, 0.2, np.float32), rate)
+  with caplog.at_level(logging.WARNING):
+    builders.NuwaveAudioFolder(folder=tmp_path / 'corpus', data_dir=str(tmp_path / 'tfds')).download_and_prepare()
+  assert 'recorded at 8000, 16000 Hz (e.g.' in caplog.text and 'phone.wav' in caplog.text
+  assert 'empty above half that rate' in caplog.text
+
+
 def test_folder_builder_errors(tmp_path):
   (tmp_path / 'empty').mkdir()
   with pytest.raises(FileNotFoundError, match='holds no audio files'):

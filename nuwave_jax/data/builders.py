@@ -16,6 +16,7 @@ import re
 
 import librosa
 import numpy as np
+import soundfile
 import tensorflow_datasets as tfds
 
 from nuwave_jax.data import audio as audio_io
@@ -24,6 +25,10 @@ SAMPLE_RATE_HZ = 48000
 # `<split>.txt` files at an audio folder's root that list a split's files (other .txt files, such as
 # a README.txt, are not lists): training's split and the eval split names the pipeline looks for.
 LISTED_SPLITS = ('train', 'eval', 'test', 'valid', 'validation')
+# Recordings below this rate are empty above half their rate in the 48 kHz training targets, so a
+# model trained on them learns to leave that band empty: preparation warns (44.1 kHz, empty only above
+# 22.05 kHz, is common and fine for speech).
+LOW_RATE_HZ = 44100
 VCTK_DROPPED = ('p280', 'p315')
 VCTK_TEST_SPEAKERS = ('p360', 'p361', 'p362', 'p363', 'p364', 'p374', 'p376', 's5')
 VCTK_TRAIN_SPEAKERS = 100
@@ -70,7 +75,7 @@ def prepare_audio(path, trim_top_db: float) -> np.ndarray:
 
 def _examples(paths: list[pathlib.Path], root: pathlib.Path, trim_top_db: float, on_bad_file: str):
   """(key, example) pairs; a bad file raises (on_bad_file='fail') or is skipped with a warning."""
-  skipped = []
+  skipped, low_rates = [], {}
   for path in paths:
     try:
       audio = prepare_audio(path, trim_top_db)
@@ -80,6 +85,9 @@ def _examples(paths: list[pathlib.Path], root: pathlib.Path, trim_top_db: float,
       logging.warning('skipping %s', error)
       skipped.append(path)
       continue
+    rate = soundfile.info(str(path)).samplerate  # the header only: the file was just read
+    if rate < LOW_RATE_HZ:
+      low_rates.setdefault(rate, path)
     name = str(path.relative_to(root))
     yield name, {'audio': audio, 'name': name}
   if skipped and len(skipped) == len(paths):
@@ -87,6 +95,10 @@ def _examples(paths: list[pathlib.Path], root: pathlib.Path, trim_top_db: float,
                               f'{skipped[0]}); nothing is left to prepare')
   if skipped:
     logging.warning('skipped %d bad file(s) of %d under %s', len(skipped), len(paths), root)
+  if low_rates:
+    logging.warning('files under %s recorded at %s Hz (e.g. %s): their 48 kHz training targets are '
+                    'empty above half that rate, so a model learns to leave that band empty',
+                    root, ', '.join(map(str, sorted(low_rates))), low_rates[min(low_rates)])
 
 
 def _check_on_bad_file(value: str) -> str:
