@@ -2,14 +2,14 @@
 
   python benchmarks/input_pipeline.py [--batches 30] [--speech DIR]
 
-Prepares the folder dataset from ../shared/data/fetch-speech's train clips (44.1 kHz Ogg, fetched
-into .cache/speech if absent), then times train_dataset at segment 32768, batch 36, ratios 2 and 3:
-segments per second and seconds of 48 kHz audio per second, condition included.
+Prepares the folder dataset from the train clips of --speech (default data/speech, which
+scripts/fetch_speech.sh makes: 44.1 kHz Ogg), then times train_dataset at segment 32768, batch 36,
+ratios 2 and 3: segments per second and seconds of 48 kHz audio per second, condition included.
 """
 
 import argparse
 import pathlib
-import subprocess
+import sys
 import time
 
 import common
@@ -22,15 +22,19 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 def main():
   parser = argparse.ArgumentParser()
   parser.add_argument('--batches', type=int, default=30)
-  parser.add_argument('--speech', default=str(REPO / '.cache' / 'speech'))
+  parser.add_argument('--speech', default=str(REPO / 'data' / 'speech'),
+                      help='a folder holding train/ (scripts/fetch_speech.sh data/speech makes one)')
   args = parser.parse_args()
   speech = pathlib.Path(args.speech)
   if not (speech / 'train').is_dir():
-    subprocess.run([str(REPO.parent / 'shared' / 'data' / 'fetch-speech'), str(speech)], check=True)
+    sys.exit(f'error: {speech} has no train/ folder: run scripts/fetch_speech.sh {speech}, or pass --speech')
   corpus = REPO / '.cache' / 'speech-train'  # a stable path: the prepared dataset is reused
   corpus.mkdir(parents=True, exist_ok=True)
-  if not (corpus / 'train').exists():
-    (corpus / 'train').symlink_to(speech.resolve() / 'train')
+  link = corpus / 'train'
+  if link.is_symlink() and link.resolve() != (speech / 'train').resolve():
+    link.unlink()  # made for another --speech
+  if not link.exists():
+    link.symlink_to((speech / 'train').resolve())
   print(f'machine: {common.machine()}')
   print('| ratio | batch x segment | segments / s | audio s / s | first batch (s) |')
   print('|---|---|---|---|---|')

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Real recorded speech for a first run, from Debian's tuxpaint-stamps-default package (GPL-2+; spoken
-# descriptions, 44.1 kHz mono Ogg Vorbis). Works on Debian and Ubuntu (Colab included); about 160 MB.
+# descriptions, 44.1 kHz Ogg Vorbis, stereo). Works on Debian and Ubuntu (Colab included); about 160 MB.
 #   scripts/fetch_speech.sh DEST
 #     DEST/train/  the Spanish descriptions (one female speaker, ~890 clips, ~25 min)
 #     DEST/eval/   48 Russian and Belarusian descriptions (two other speakers)
