@@ -139,7 +139,10 @@ def load_torch_checkpoint(path: str | pathlib.Path, trust_pickle: bool = False):
 def _lookup(tree, *keys):
   """tree[k1][k2]... through dicts, OmegaConf configs or namespaces; None where a key is absent."""
   for key in keys:
-    tree = tree.get(key) if hasattr(tree, 'get') else getattr(tree, key, None)
+    try:
+      tree = tree.get(key) if hasattr(tree, 'get') else getattr(tree, key, None)
+    except Exception:  # e.g. a config object that raises for a key it lacks
+      return None
     if tree is None:
       return None
   return tree
@@ -156,8 +159,9 @@ def check_hyper_parameters(hyper_parameters, config: ml_collections.ConfigDict, 
                              config.model.dilation_cycle)):
     theirs = _lookup(hparams, *keys)
     if theirs is not None and int(theirs) != ours:
+      advice = f'configs/nuwave_x{theirs}.py' if field == 'data.ratio' else f'a config with {field} = {theirs}'
       raise ValueError(f'{path} was trained with {".".join(keys)} = {theirs}, but the config has '
-                       f'{field} = {ours}: use the matching config (configs/nuwave_x{theirs}.py for a ratio)')
+                       f'{field} = {ours}: use {advice}')
 
 
 def convert(checkpoint_path, config: ml_collections.ConfigDict, out_dir, trust_pickle=False) -> None:
