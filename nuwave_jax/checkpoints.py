@@ -12,7 +12,6 @@ import pathlib
 
 import jax
 import ml_collections
-import numpy as np
 import orbax.checkpoint as ocp
 
 from nuwave_jax import configuration
@@ -27,7 +26,9 @@ def make_manager(directory: str | pathlib.Path, keep: int | None = None) -> ocp.
   path = pathlib.Path(directory).absolute() / CHECKPOINT_SUBDIR
   options = ocp.CheckpointManagerOptions(max_to_keep=keep, enable_async_checkpointing=True,
                                          create=True)
-  return ocp.CheckpointManager(path, options=options)
+  # Handlers named up front, so that item_metadata can read a step's shapes before restoring it.
+  handlers = {name: ocp.StandardCheckpointHandler() for name in ITEM_NAMES}
+  return ocp.CheckpointManager(path, options=options, item_handlers=handlers)
 
 
 def save(manager: ocp.CheckpointManager, step: int, model_tree: dict, train_tree: dict | None = None):
@@ -49,9 +50,7 @@ def restore(manager: ocp.CheckpointManager, step: int, args: ocp.args.Composite)
   items asked for (copied half-way, or a converted checkpoint asked for training state), or whose
   arrays have other shapes than the target (another config), raises a ValueError naming its folder."""
   folder = pathlib.Path(manager.directory) / str(step)
-  handlers = {name: ocp.StandardCheckpointHandler() for name in ITEM_NAMES}
-  with ocp.CheckpointManager(manager.directory, item_handlers=handlers) as reader:
-    saved = reader.item_metadata(step)  # a manager without handlers cannot read item metadata
+  saved = manager.item_metadata(step)
   missing = [name for name in args.keys() if name not in saved or saved[name] is None]
   if missing == ['train'] and 'model' in saved:
     raise ValueError(f'{folder}: has parameters but no training state (a converted checkpoint?): '
@@ -113,8 +112,7 @@ def param_shapes(config: ml_collections.ConfigDict) -> dict[tuple[str, ...], tup
 def check_params_match(params, config: ml_collections.ConfigDict, where: str) -> None:
   """Raises if `params` do not have exactly the names and shapes of the network `config` describes."""
   want = {'/'.join(k): v for k, v in param_shapes(config).items()}
-  have = {'/'.join(k.key for k in path): np.shape(leaf)
-          for path, leaf in jax.tree_util.tree_leaves_with_path(params)}
+  have = _leaf_shapes(params)
   problems = [f'missing {k}' for k in sorted(set(want) - set(have))]
   problems += [f'unexpected {k}' for k in sorted(set(have) - set(want))]
   problems += [f'{k} has shape {have[k]}, expected {want[k]}'
