@@ -269,10 +269,15 @@ class EvalSet:
   lengths: np.ndarray     # [n] int
 
 
-def make_eval_set(utterances: list[tuple[str, np.ndarray]], config) -> EvalSet:
-  """Crops each (name, 48 kHz audio) to config.train.eval_seconds and makes its condition."""
+def make_eval_set(utterances: list[tuple[str, np.ndarray]],
+                  config) -> tuple[EvalSet | None, list[str]]:
+  """Crops each (name, 48 kHz audio) to config.train.eval_seconds and makes its condition. Returns
+  (the set, or None when no utterance can be scored; a reason for each one left out)."""
   max_samples = int(config.train.eval_seconds * config.data.sample_rate_hz)
   ratio = config.data.ratio
+  utterances, skipped = evaluation.scorable(utterances, ratio, max_samples)
+  if not utterances:
+    return None, skipped
   clips = [a[:min(len(a), max_samples) // ratio * ratio] for _, a in utterances]
   audio = np.zeros((len(clips), max(len(c) for c in clips)), np.float32)
   condition = np.zeros_like(audio)
@@ -280,7 +285,8 @@ def make_eval_set(utterances: list[tuple[str, np.ndarray]], config) -> EvalSet:
     audio[i, :len(clip)] = clip
     condition[i, :len(clip)] = conditioning.make_condition(
         clip[None], ratio, config.data.lowpass_n_fft, config.data.lowpass_hop)[0]
-  return EvalSet([n for n, _ in utterances], audio, condition, np.array([len(c) for c in clips]))
+  eval_set = EvalSet([n for n, _ in utterances], audio, condition, np.array([len(c) for c in clips]))
+  return eval_set, skipped
 
 
 def evaluate_samples(upsample, params, eval_set: EvalSet, schedule: diffusion.Schedule, config,
@@ -367,13 +373,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir,
   if is_main:  # only once the checkpoint fits: a failed resume must not rewrite the workdir's config
     configuration.save_config(workdir, config)
   writer = SummaryWriter(workdir)
-  eval_set = None
-  if eval_utterances:
-    max_samples = int(config.train.eval_seconds * config.data.sample_rate_hz)
-    kept, skipped = evaluation.scorable(list(eval_utterances), config.data.ratio, max_samples)
-    if is_main and skipped:
-      print('eval utterances left out: ' + '; '.join(skipped))
-    eval_set = make_eval_set(kept, config) if kept else None
+  eval_set, skipped = make_eval_set(list(eval_utterances), config) if eval_utterances else (None, [])
+  if is_main and skipped:
+    print('eval utterances left out: ' + '; '.join(skipped))
   upsample = None
   preemption = PreemptionHandler()
 
