@@ -2,8 +2,10 @@
 
   python evaluate.py --checkpoint runs/nuwave_x2 --data data/speech/eval --runs 5 --output reports/x2
 
---data is a folder of audio files (any format and rate; read and resampled to 48 kHz as ground truth),
-or 'config' for the checkpoint's own eval split (config.data: VCTK's test speakers, a folder's eval/).
+--data is a folder of audio files (any format and rate), read as a dataset's utterances are prepared:
+48 kHz, trimmed at the checkpoint's data.trim_top_db (15 dB: the paper's test set was trimmed too),
+peak-normalised, 16-bit; or 'config' for the checkpoint's own eval split (config.data: VCTK's test
+speakers, a folder's eval/), which gives the same numbers for the same files.
 Writes OUTPUT/report.json (mean and std over runs, the linear-interpolation baseline beside the model,
 per-utterance scores) and OUTPUT/spectrograms/*.png for the first --plots utterances. Utterances the
 metrics cannot score (silent, or shorter than the ratio) are left out with a warning that names them.
@@ -32,12 +34,10 @@ def load_utterances(data: str, upsampler, limit: int | None):
   folder = pathlib.Path(data)
   if not folder.is_dir():
     raise FileNotFoundError(f'--data {folder} is not a folder')
-  paths = sorted(p for p in folder.rglob('*') if p.suffix.lower() in audio_io.AUDIO_EXTENSIONS)
-  if not paths:
+  utterances = audio_io.read_utterances(folder, upsampler.config.data.trim_top_db, limit)
+  if not utterances:
     raise FileNotFoundError(f'--data {folder} holds no audio files ({", ".join(audio_io.AUDIO_EXTENSIONS)})')
-  paths = paths[:limit] if limit else paths
-  rate = upsampler.config.data.sample_rate_hz
-  return [(str(p.relative_to(folder)), audio_io.read_audio(p, rate)) for p in paths]
+  return utterances
 
 
 def main(argv=None) -> int:
@@ -74,9 +74,8 @@ def main(argv=None) -> int:
       [len(a) // upsampler.ratio * upsampler.ratio for _, a in utterances], s.chunk_seconds,
       s.overlap_seconds)
   with tqdm(total=total, unit='chunk', desc=f'{args.runs} runs', dynamic_ncols=True) as bar:
-    report, references, conditions, outputs = evaluation.evaluate(
-        upsampler, utterances, args.runs, seed, s.chunk_seconds, s.overlap_seconds, s.batch_size,
-        bar.update)
+    report, references, conditions, outputs = evaluation.evaluate(upsampler, utterances, args.runs, seed,
+                                                                   bar.update)
   report['checkpoint'] = str(args.checkpoint)
   report['noise_scale'] = upsampler.config.sample.noise_scale
   report['data'] = args.data

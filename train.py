@@ -21,6 +21,7 @@ import jax  # noqa: E402
 from jax.experimental import multihost_utils  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
+from nuwave_jax import configuration  # noqa: E402
 from nuwave_jax import host_memory  # noqa: E402
 from nuwave_jax import training  # noqa: E402
 from nuwave_jax.data import pipeline  # noqa: E402
@@ -74,7 +75,7 @@ def main(argv):
   initialize_distributed()
   config = _CONFIG.value
   try:
-    training.check_config(config)
+    configuration.check_config(config)
     training.check_workdir(config, _WORKDIR.value)
     builder = prepare_data(config)
     train_data = lambda start_step: pipeline.train_dataset(

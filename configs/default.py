@@ -1,7 +1,8 @@
 """Every hyperparameter of NU-Wave, grouped as model / diffusion / data / train / sample.
 
 `nuwave_x2.py` and `nuwave_x3.py` are this recipe at ratio 2 and 3; `tiny.py` shrinks it for tests.
-The numbers are the paper's and its code's (see ../shared/REFERENCE.md of the project, sections 1-4).
+The numbers are the paper's and its code's (docs/reference.md §1-4). This file is the reference for
+every field: each one's meaning is the comment beside it.
 """
 
 import ml_collections
@@ -29,6 +30,9 @@ def get_config(ratio: int = 2) -> ml_collections.ConfigDict:
   # What the network sees in place of y_t: 'noisy' y_t (the paper) or 'residual' y_t - l y_c.
   config.model.network_input = 'noisy'
   config.model.dtype = 'float32'            # convolutions: 'float32' or 'bfloat16'
+  # How the network is computed (the same values either way): 'plain' (model.py), 'cpu'
+  # (cpu_kernels.py: faster on a CPU), or 'auto': 'cpu' when JAX computes on a CPU.
+  config.model.kernels = 'auto'
 
   config.diffusion = ml_collections.ConfigDict()
   config.diffusion.num_steps = 1000         # training schedule: T

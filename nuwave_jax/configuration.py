@@ -1,8 +1,11 @@
-"""Loading configs from files, storing them beside checkpoints, and checking two configs agree.
+"""Configs: loading them from files, checking them, storing them beside checkpoints, comparing two.
 
 A config is what a `configs/*.py` file's `get_config()` returns (an ml_collections ConfigDict grouped
-as model / diffusion / data / train / sample). A checkpoint directory holds the config it was made with
-as `config.json`, so a checkpoint can be used without its config file and checked against another.
+as model / diffusion / data / train / sample; configs/default.py says what each field means). Every
+entry point (train.py, sample.py, evaluate.py, nuwave_jax.convert) calls `check_config` before any
+work starts, so a misspelt choice or a value no run can mean is one error naming the field. A
+checkpoint directory holds the config it was made with as `config.json`, so a checkpoint can be used
+without its config file and checked against another.
 """
 
 import importlib.util
@@ -13,15 +16,118 @@ import sys
 
 import ml_collections
 
+from nuwave_jax import diffusion
+
 CONFIG_FILENAME = 'config.json'
+GROUPS = ('model', 'diffusion', 'data', 'train', 'sample')
+SAMPLE_RATE_HZ = 48000  # every dataset is prepared, and every output written, at this rate
+# The fields that take one of a few strings, and those strings (what each means: configs/default.py).
+CHOICES = {
+    'model.kernels': ('auto', 'plain', 'cpu'),
+    'model.dtype': ('float32', 'bfloat16'),
+    'model.noise_input': ('level', 'log_snr'),
+    'model.prediction': ('eps', 'v'),
+    'model.network_input': ('noisy', 'residual'),
+    'diffusion.loss': ('log_l1', 'l1'),
+    'data.source': ('vctk', 'folder', 'tfds'),
+    'data.vctk_variant': ('multi', 'single'),
+    'data.on_bad_file': ('fail', 'skip'),
+    'train.lr_decay': ('constant', 'cosine'),
+    'train.ema_style': ('standard', 'original'),
+}
 # The groups that decide what the parameters mean: a checkpoint is only usable under the same ones.
 ARCHITECTURE_KEYS = ('model',)
-# Model fields that change how the network computes, not what its parameters mean ('residual_as_dot':
-# a CPU speed-up option until session 7, still in older checkpoints' configs).
-COMPUTE_ONLY_KEYS = ('dtype', 'residual_as_dot')
+# Model fields that change how the network computes, not what its parameters mean.
+COMPUTE_ONLY_KEYS = ('dtype', 'kernels')
 # Fields added after the first checkpoints, by group: what a saved config without them meant.
-ADDED_KEYS = {'model': {'noise_input': 'level', 'prediction': 'eps', 'network_input': 'noisy'},
+ADDED_KEYS = {'model': {'noise_input': 'level', 'prediction': 'eps', 'network_input': 'noisy',
+                        'kernels': 'auto'},
               'sample': {'noise_scale': 1.0}}
+
+
+def check_choice(field: str, value) -> None:
+  """Raises a ValueError naming `field` ('group.key') unless `value` is one of CHOICES[field]."""
+  if value not in CHOICES[field]:
+    raise ValueError(f'{field} must be one of {CHOICES[field]}, got {value!r}')
+
+
+def check_config(config: ml_collections.ConfigDict) -> None:
+  """Refuses, naming every field at fault in one ValueError, a config no run can mean: a choice that
+  is not one of CHOICES, or a value that would train on garbage (a ratio below 2), climb the loss (a
+  negative learning rate), delete every checkpoint (keep_checkpoints 0) or fail deep inside a step."""
+  missing = [group for group in GROUPS if group not in config]
+  if missing:
+    raise ValueError(f'the config has no {", ".join(missing)} group')
+  problems = [f'{field} must be one of {choices}, got {_get(config, field)!r}'
+              for field, choices in CHOICES.items() if _get(config, field) not in choices]
+  m, f, d, t, s = (config[group] for group in GROUPS)
+  positive_int = lambda x: isinstance(x, int) and x >= 1
+
+  def largest_noise_std():
+    return float(diffusion.training_schedule(f.num_steps, f.beta_start, f.beta_end).noise_stds[-1])
+
+  checks = [
+      (lambda: positive_int(m.residual_channels), 'model.residual_channels', 'an integer >= 1'),
+      (lambda: positive_int(m.residual_layers), 'model.residual_layers', 'an integer >= 1'),
+      (lambda: positive_int(m.dilation_cycle), 'model.dilation_cycle', 'an integer >= 1'),
+      (lambda: positive_int(m.kernel_size) and m.kernel_size % 2 == 1, 'model.kernel_size',
+       "an odd integer (the original's 'same' padding)"),
+      (lambda: positive_int(m.embedding_channels) and m.embedding_channels % 2 == 0,
+       'model.embedding_channels', 'an even integer (sin and cos halves)'),
+      (lambda: positive_int(m.embedding_dim), 'model.embedding_dim', 'an integer >= 1'),
+      (lambda: positive_int(f.num_steps), 'diffusion.num_steps', 'an integer >= 1'),
+      (lambda: 0 < f.beta_start <= f.beta_end < 1, 'diffusion.beta_start',
+       f'in (0, diffusion.beta_end = {f.beta_end}]'),
+      (lambda: 0.0 <= f.log_uniform_fraction <= 1.0, 'diffusion.log_uniform_fraction', 'in [0, 1]'),
+      (lambda: f.log_uniform_fraction == 0 or 0 < f.noise_std_min < largest_noise_std(),
+       'diffusion.noise_std_min', "below the training schedule's largest noise std, and positive"),
+      (lambda: isinstance(d.ratio, int) and d.ratio >= 2, 'data.ratio', 'an integer >= 2 (2: 24 -> 48 kHz)'),
+      (lambda: d.sample_rate_hz == SAMPLE_RATE_HZ, 'data.sample_rate_hz',
+       f'{SAMPLE_RATE_HZ} (the datasets are prepared at 48 kHz)'),
+      (lambda: d.segment_samples >= d.ratio, 'data.segment_samples', f'at least data.ratio ({d.ratio})'),
+      (lambda: 0 <= d.gain_min <= d.gain_max, 'data.gain_min', f'in [0, data.gain_max = {d.gain_max}]'),
+      (lambda: positive_int(d.lowpass_n_fft) and positive_int(d.lowpass_hop)
+       and d.lowpass_hop <= d.lowpass_n_fft, 'data.lowpass_hop',
+       f'an integer in [1, data.lowpass_n_fft = {d.lowpass_n_fft}]'),
+      (lambda: d.trim_top_db >= 0, 'data.trim_top_db', 'at least 0 (0: no trim)'),
+      (lambda: positive_int(d.shuffle_buffer), 'data.shuffle_buffer', 'an integer >= 1'),
+      (lambda: positive_int(t.batch_size), 'train.batch_size', 'at least 1'),
+      (lambda: positive_int(t.microbatches) and t.batch_size % t.microbatches == 0, 'train.microbatches',
+       f'an integer >= 1 that divides train.batch_size ({t.batch_size})'),
+      (lambda: positive_int(t.num_steps), 'train.num_steps', 'at least 1'),
+      (lambda: t.learning_rate > 0, 'train.learning_rate', 'positive'),
+      (lambda: 0 <= t.ema_decay <= 1, 'train.ema_decay', 'in [0, 1]'),
+      (lambda: t.keep_checkpoints is None or t.keep_checkpoints >= 1, 'train.keep_checkpoints',
+       'at least 1 (or None: keep all)'),
+      (lambda: t.checkpoint_every >= 1, 'train.checkpoint_every', 'at least 1'),
+      (lambda: t.log_every >= 1, 'train.log_every', 'at least 1'),
+      (lambda: t.eval_every >= 1, 'train.eval_every', 'at least 1'),
+      (lambda: t.eval_utterances >= 0, 'train.eval_utterances', 'at least 0'),
+      (lambda: t.eval_seconds > 0, 'train.eval_seconds', 'positive'),
+      (lambda: len(s.betas) >= 1 and all(0 < b < 1 for b in s.betas), 'sample.betas',
+       'a sequence of betas in (0, 1)'),
+      (lambda: 0.0 <= s.noise_scale <= 1.0, 'sample.noise_scale', 'in [0, 1]'),
+      (lambda: s.chunk_seconds > 0, 'sample.chunk_seconds', 'positive'),
+      (lambda: 0 <= s.overlap_seconds < s.chunk_seconds, 'sample.overlap_seconds',
+       f'in [0, sample.chunk_seconds = {s.chunk_seconds})'),
+      (lambda: positive_int(s.batch_size), 'sample.batch_size', 'an integer >= 1'),
+  ]
+  problems += [f'{field} must be {rule}, got {_get(config, field)!r}'
+               for holds, field, rule in checks if not _holds(holds)]
+  if problems:
+    raise ValueError('; '.join(problems))
+
+
+def _holds(check) -> bool:
+  try:
+    return bool(check())
+  except (TypeError, ValueError):  # a value of the wrong type (None, a string where a number goes)
+    return False
+
+
+def _get(config: ml_collections.ConfigDict, field: str):
+  group, key = field.split('.')
+  return config[group].get(key)
 
 
 def load_config_file(path: str | pathlib.Path) -> ml_collections.ConfigDict:

@@ -3,7 +3,7 @@
   python -m nuwave_jax.convert CKPT --config configs/nuwave_x2.py --out DIR
 
 CKPT is a Lightning checkpoint (a dict with "state_dict") or the original's "_EMA" file (the plain
-state dict). Keys carry the prefix "model." (REFERENCE section 1). DIR becomes a checkpoint directory
+state dict). Keys carry the prefix "model." (docs/reference.md §1). DIR becomes a checkpoint directory
 that `sample.py` and `evaluate.py` read (see `nuwave_jax.checkpoints`). torch is needed only here, to
 read the file: `pip install -e .[convert]`.
 """
@@ -190,6 +190,7 @@ def main(argv=None) -> int:
   args = parser.parse_args(argv)
   try:
     config = configuration.load_config_file(args.config)
+    configuration.check_config(config)
     convert(args.checkpoint, config, args.out, args.trust_pickle)
   except (ValueError, FileNotFoundError, FileExistsError, ImportError) as error:
     print(f'error: {error}', file=sys.stderr)

@@ -1,11 +1,11 @@
-"""Diffusion math of NU-Wave (REFERENCE section 2), as pure functions on arrays.
+"""Diffusion math of NU-Wave (docs/reference.md §2), as pure functions on arrays.
 
 Symbols follow the paper: beta_t, alpha_t = 1 - beta_t, alpha_bar_t = prod_{s<=t} alpha_s, and the
 noise level fed to the network l = sqrt(alpha_bar). Schedules are computed in float64 with numpy
 and handed to JAX as float32 arrays: the last sampling levels differ from 1 only in the 6th decimal.
 """
 
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -111,53 +111,61 @@ def q_sample(clean: jax.Array, noise_level: jax.Array, noise: jax.Array,
 # 2022). The clean estimate from eps is (y_t - s eps_hat) / l: at the top levels the network must copy
 # the noise's rare large values, and its errors there reach the clean estimate amplified s / l ~ 3x.
 # From v it is l y_t - s v_hat, with the noise only l times as large in the target.
-PREDICTIONS = ('eps', 'v')
-
-
-def check_prediction(prediction: str) -> None:
-  if prediction not in PREDICTIONS:
-    raise ValueError(f'model.prediction must be one of {PREDICTIONS}, got {prediction!r}')
+# What the network sees in place of y_t: 'noisy' y_t itself (the paper) or 'residual' y_t - l y_c, the
+# part of y_t that the condition y_c does not explain. In the residual the low band is mostly noise
+# (y0 ~ y_c there), so the network does not have to cancel the condition's large low band to find the
+# noise in it (up to the condition's one-sample delay at x3, from the paper's half-pixel interpolation).
+# The condition still enters through its own path.
 
 
 def prediction_target(clean: jax.Array, noise: jax.Array, noise_level: jax.Array,
                       noise_std: jax.Array, prediction: str) -> jax.Array:
   """What the network learns to output: eps, or v = l eps - s y0. clean, noise: [batch, time];
   noise_level, noise_std: [batch]."""
-  check_prediction(prediction)
   if prediction == 'eps':
     return noise
-  return noise_level[:, None] * noise - noise_std[:, None] * clean
+  if prediction == 'v':
+    return noise_level[:, None] * noise - noise_std[:, None] * clean
+  raise ValueError(f'unknown prediction {prediction!r}')
 
 
 def noise_from_prediction(output: jax.Array, noisy: jax.Array, noise_level: jax.Array,
                           noise_std: jax.Array, prediction: str) -> jax.Array:
   """eps_hat from the network's output: itself, or s y_t + l v_hat. output, noisy: [batch, time];
   noise_level, noise_std: [batch]."""
-  check_prediction(prediction)
   if prediction == 'eps':
     return output
-  return noise_std[:, None] * noisy + noise_level[:, None] * output
-
-
-# What the network sees in place of y_t: 'noisy' y_t itself (the paper) or 'residual' y_t - l y_c, the
-# part of y_t that the condition y_c does not explain. In the residual the low band is mostly noise
-# (y0 ~ y_c there), so the network does not have to cancel the condition's large low band to find the
-# noise in it (up to the condition's one-sample delay at x3, from the paper's half-pixel interpolation).
-# The condition still enters through its own path.
-NETWORK_INPUTS = ('noisy', 'residual')
-
-
-def check_network_input(kind: str) -> None:
-  if kind not in NETWORK_INPUTS:
-    raise ValueError(f'model.network_input must be one of {NETWORK_INPUTS}, got {kind!r}')
+  if prediction == 'v':
+    return noise_std[:, None] * noisy + noise_level[:, None] * output
+  raise ValueError(f'unknown prediction {prediction!r}')
 
 
 def network_input(noisy: jax.Array, cond: jax.Array, noise_level: jax.Array, kind: str) -> jax.Array:
   """The network's first input: y_t or y_t - l y_c. noisy, cond: [batch, time]; noise_level: [batch]."""
-  check_network_input(kind)
   if kind == 'noisy':
     return noisy
-  return noisy - noise_level[:, None] * cond
+  if kind == 'residual':
+    return noisy - noise_level[:, None] * cond
+  raise ValueError(f'unknown network input {kind!r}')
+
+
+# network(x, level, std) -> output: the network with its condition bound, x what network_input gives.
+Network = Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
+# (y_t [batch, time], level [batch], noise std [batch]) -> eps_hat [batch, time]
+Denoiser = Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
+
+
+def make_denoiser(network: Network, cond: jax.Array, prediction: str, input_kind: str) -> Denoiser:
+  """The denoiser eps_hat(y_t, l, s) of a network: what every sampler and diagnostic calls.
+
+  The one place where the network's input (`input_kind`, config.model.network_input) and the meaning
+  of its output (`prediction`, config.model.prediction) are applied around it. cond: [batch, time].
+  """
+  def denoise(noisy, noise_level, noise_std):
+    output = network(network_input(noisy, cond, noise_level, input_kind), noise_level, noise_std)
+    return noise_from_prediction(output, noisy, noise_level, noise_std, prediction)
+
+  return denoise
 
 
 def per_example_l1(noise: jax.Array, noise_hat: jax.Array, lengths: jax.Array | None = None) -> jax.Array:
@@ -177,7 +185,7 @@ def loss(noise: jax.Array, noise_hat: jax.Array, kind: str = 'log_l1') -> jax.Ar
     return jnp.log(jnp.maximum(l1, 1e-20)).mean()
   if kind == 'l1':
     return l1.mean()
-  raise ValueError(f"unknown loss {kind!r}: use 'log_l1' or 'l1'")
+  raise ValueError(f'unknown loss {kind!r}')
 
 
 def reverse_step(noisy: jax.Array, noise_hat: jax.Array, t: jax.Array, schedule: Schedule,

@@ -1,9 +1,10 @@
 """Evaluation over a set of 48 kHz utterances: the paper's metrics over N sampling runs.
 
-Each utterance is peak-normalised and trimmed to a multiple of the ratio (REFERENCE section 4), its
-low-resolution input is simulated as in training, and it is upsampled `runs` times with different
-seeds. Per run, each metric is the mean over utterances; the report gives the mean and standard
-deviation over runs, with the linear-interpolation baseline (the condition itself) beside the model.
+The one eval loop, run by evaluate.py and by training's evals. Each utterance is trimmed to a multiple
+of the ratio and peak-normalised (docs/reference.md §4), its low-resolution input is simulated as in
+training, and it is upsampled `runs` times with different seeds. Per run, each metric is the mean over
+utterances; the report gives the mean and standard deviation over runs, with the linear-interpolation
+baseline (the condition itself) beside the model.
 """
 
 import json
@@ -25,23 +26,22 @@ def score(reference: np.ndarray, estimate: np.ndarray, input_rate_hz: int) -> di
 
 
 def prepare_reference(audio: np.ndarray, ratio: int) -> np.ndarray:
-  """Peak-normalised to 1 and trimmed to a multiple of the ratio (silence stays silent)."""
+  """Trimmed to a multiple of the ratio and peak-normalised to 1 (silence stays silent). [time]."""
   audio = audio[:len(audio) // ratio * ratio]
   peak = float(np.max(np.abs(audio))) if len(audio) else 0.0
   return (audio / peak if peak > 0 else audio).astype(np.float32)
 
 
-def scorable(utterances: list[tuple[str, np.ndarray]], ratio: int, max_samples: int | None = None):
-  """(the (name, audio) pairs the metrics can score, a reason for each one left out): after cropping
-  to `max_samples` and trimming to a multiple of the ratio, no sample left, or silence (SNR and LSD
-  are undefined against a silent reference)."""
+def scorable(utterances: list[tuple[str, np.ndarray]], ratio: int):
+  """(the (name, audio) pairs the metrics can score, a reason for each one left out): no sample
+  left once trimmed to a multiple of the ratio, or silence (SNR and LSD are undefined against a
+  silent reference)."""
   kept, skipped = [], []
   for name, audio in utterances:
-    clip = audio[:max_samples] if max_samples else audio
-    clip = clip[:len(clip) // ratio * ratio]
-    if len(clip) == 0:
+    reference = prepare_reference(audio, ratio)
+    if len(reference) == 0:
       skipped.append(f'{name}: shorter than {ratio} samples at 48 kHz')
-    elif not np.any(clip):
+    elif not np.any(reference):
       skipped.append(f'{name}: silent')
     else:
       kept.append((name, audio))
@@ -52,14 +52,14 @@ def mean_scores(per_utterance: list[dict[str, float]]) -> dict[str, float]:
   return {m: float(np.mean([s[m] for s in per_utterance])) for m in METRICS}
 
 
-def evaluate(upsampler, utterances: list[tuple[str, np.ndarray]], runs: int, seed: int,
-             chunk_seconds: float, overlap_seconds: float, batch_size: int, on_batch=None):
-  """Scores `upsampler` (an `inference.Upsampler`) on (name, 48 kHz audio) pairs.
+def evaluate(upsampler, utterances: list[tuple[str, np.ndarray]], runs: int, seed: int, on_batch=None):
+  """Scores `upsampler` (an `inference.Upsampler`, sampling as its config.sample says) on (name,
+  48 kHz audio) pairs that `scorable` kept.
 
   Returns (report dict, references, conditions, outputs of the first run).
   """
   ratio, input_rate = upsampler.ratio, upsampler.input_rate_hz
-  d = upsampler.config.data
+  d, sample = upsampler.config.data, upsampler.config.sample
   names = [n for n, _ in utterances]
   references = [prepare_reference(a, ratio) for _, a in utterances]
   conditions = [conditioning.make_condition(r[None], ratio, d.lowpass_n_fft, d.lowpass_hop)[0]
@@ -67,8 +67,8 @@ def evaluate(upsampler, utterances: list[tuple[str, np.ndarray]], runs: int, see
   linear = [score(r, c, input_rate) for r, c in zip(references, conditions)]
   run_means, per_run_scores, first_outputs = [], [], None
   for run in range(runs):
-    outputs = upsampler.upsample_signals(conditions, [seed + run] * len(conditions), chunk_seconds,
-                                         overlap_seconds, batch_size, on_batch)
+    outputs = upsampler.upsample_signals(conditions, [seed + run] * len(conditions), sample.chunk_seconds,
+                                         sample.overlap_seconds, sample.batch_size, on_batch)
     first_outputs = outputs if first_outputs is None else first_outputs
     scores = [score(r, o, input_rate) for r, o in zip(references, outputs)]
     per_run_scores.append(scores)

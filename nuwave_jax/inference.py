@@ -19,6 +19,7 @@ import soxr
 
 from nuwave_jax import checkpoints
 from nuwave_jax import conditioning
+from nuwave_jax import configuration
 from nuwave_jax import diffusion
 from nuwave_jax import model as model_lib
 from nuwave_jax import sampling
@@ -44,8 +45,10 @@ class Upsampler:
     params, config, _ = checkpoints.restore_params(directory, use_ema=use_ema)
     if noise_scale is not None:
       config.sample.noise_scale = noise_scale
-    schedule = diffusion.make_schedule(config.sample.betas if betas is None else betas,
-                                       config.sample.noise_scale)
+    if betas is not None:
+      config.sample.betas = tuple(float(b) for b in betas)
+    configuration.check_config(config)
+    schedule = diffusion.make_schedule(config.sample.betas, config.sample.noise_scale)
     upsample = sampling.make_upsampler(model_lib.build_model(config), config.model.prediction,
                                        config.model.network_input)
     return cls(config, params, schedule, upsample)

@@ -1,4 +1,4 @@
-"""The reverse diffusion as one jitted `lax.scan` (REFERENCE section 2, paper Algorithm 2).
+"""The reverse diffusion as one jitted `lax.scan` (docs/reference.md §2, paper Algorithm 2).
 
 The sampler takes the denoiser as a callable and the schedule as arrays, so a test can pass an oracle
 denoiser and a new schedule of the same length does not recompile. Gaussian noise is a function of
@@ -8,17 +8,15 @@ same noise as the whole file does at s, which makes chunked sampling match unchu
 
 from typing import Callable
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from nuwave_jax import diffusion
-from nuwave_jax.model import NuWave
 
 NOISE_BLOCK_SAMPLES = 1024  # noise is drawn in blocks of this many samples, keyed by block index
 
-# (noisy [batch, time], level [batch], noise std [batch]) -> eps_hat [batch, time]
-Denoiser = Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
 NoiseFn = Callable[[jax.Array], jax.Array]  # step index i -> [batch, time]; i = 0 is the initial y_T
 
 
@@ -37,7 +35,8 @@ def positional_noise(keys: jax.Array, start_samples: jax.Array, time: int) -> No
   return lambda i: jax.vmap(one_row, in_axes=(0, 0, None))(keys, first_block, i)
 
 
-def reverse_diffusion(denoise: Denoiser, noise: NoiseFn, schedule: diffusion.Schedule) -> jax.Array:
+def reverse_diffusion(denoise: diffusion.Denoiser, noise: NoiseFn,
+                      schedule: diffusion.Schedule) -> jax.Array:
   """y_T ~ N(0, I), then T ancestral steps down to y_0. -> [batch, time] float32."""
   num_steps = schedule.betas.shape[0]
 
@@ -50,28 +49,21 @@ def reverse_diffusion(denoise: Denoiser, noise: NoiseFn, schedule: diffusion.Sch
   return y
 
 
-def make_upsampler(module: NuWave, prediction: str = 'eps', network_input: str = 'noisy'):
+def make_upsampler(module: nn.Module, prediction: str = 'eps', network_input: str = 'noisy'):
   """A jitted `upsample(params, cond, schedule, keys, start_samples) -> [batch, time]`.
 
   cond: [batch, time] condition (`conditioning.make_condition` or a real low-rate file brought to
   48 kHz); keys: [batch] PRNG keys; start_samples: [batch] int (0 for whole utterances). The condition
-  path runs once per call; each of the T steps runs only the noise-dependent part of the network.
-  `prediction` is what the network outputs and `network_input` what it sees in place of y_t
-  (config.model.prediction, config.model.network_input).
+  path (`module`'s condition_features) runs once per call; each of the T steps runs only the
+  noise-dependent part (its denoise). `prediction` is what the network outputs and `network_input`
+  what it sees in place of y_t (config.model.prediction, config.model.network_input).
   """
-  diffusion.check_prediction(prediction)
-  diffusion.check_network_input(network_input)
-
   @jax.jit
   def upsample(params, cond, schedule, keys, start_samples):
     variables = {'params': params}
-    features = module.apply(variables, cond, method=NuWave.condition_features)
-
-    def denoise(y, level, std):
-      x = diffusion.network_input(y, cond, level, network_input)
-      output = module.apply(variables, x, features, level, std, method=NuWave.denoise)
-      return diffusion.noise_from_prediction(output, y, level, std, prediction)
-
+    features = module.apply(variables, cond, method='condition_features')
+    network = lambda x, level, std: module.apply(variables, x, features, level, std, method='denoise')
+    denoise = diffusion.make_denoiser(network, cond, prediction, network_input)
     return reverse_diffusion(denoise, positional_noise(keys, start_samples, cond.shape[1]), schedule)
 
   return upsample

@@ -1,4 +1,4 @@
-"""Training: the train state, the sharded data-parallel step, and the loop (REFERENCE section 3).
+"""Training: the train state, the sharded data-parallel step, and the loop (docs/reference.md §3).
 
 One code path for every device count: a 1-D mesh over all devices of all processes with the axis
 'data'. The global batch is sharded over 'data'; params, optimizer and EMA state are replicated; the
@@ -6,7 +6,6 @@ step is `jax.jit` with those shardings and donates the state. Each process feeds
 data and the global batch is assembled with `jax.make_array_from_process_local_data`.
 """
 
-import dataclasses
 import math
 import pathlib
 import signal
@@ -25,10 +24,10 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 from tqdm import tqdm
 
 from nuwave_jax import checkpoints
-from nuwave_jax import conditioning
 from nuwave_jax import configuration
 from nuwave_jax import diffusion
 from nuwave_jax import evaluation
+from nuwave_jax import inference
 from nuwave_jax import model as model_lib
 from nuwave_jax import sampling
 
@@ -43,47 +42,15 @@ class TrainState(flax.struct.PyTreeNode):
   rng: jax.Array         # uint32 key data of the training RNG stream
 
 
-LR_DECAYS = ('constant', 'cosine')
-
-
-def check_config(config: ml_collections.ConfigDict) -> None:
-  """Refuses data and train settings a run cannot mean, naming the field (a ValueError): they would
-  otherwise train on garbage (a ratio below 2), climb the loss (a negative learning rate), delete
-  every checkpoint (keep_checkpoints 0) or fail deep inside a step."""
-  from nuwave_jax.data import builders  # here, not at the top: it imports TensorFlow
-  d, t = config.data, config.train
-  checks = [
-      (isinstance(d.ratio, int) and d.ratio >= 2, 'data.ratio', 'an integer >= 2 (2: 24 -> 48 kHz)'),
-      (d.sample_rate_hz == builders.SAMPLE_RATE_HZ, 'data.sample_rate_hz',
-       f'{builders.SAMPLE_RATE_HZ} (the datasets are prepared at 48 kHz)'),
-      (d.segment_samples >= d.ratio, 'data.segment_samples', f'at least data.ratio ({d.ratio})'),
-      (0 <= d.gain_min <= d.gain_max, 'data.gain_min', f'in [0, data.gain_max = {d.gain_max}]'),
-      (t.batch_size >= 1, 'train.batch_size', 'at least 1'),
-      (t.num_steps >= 1, 'train.num_steps', 'at least 1'),
-      (t.learning_rate > 0, 'train.learning_rate', 'positive'),
-      (t.keep_checkpoints is None or t.keep_checkpoints >= 1, 'train.keep_checkpoints',
-       'at least 1 (or None: keep all)'),
-      (t.checkpoint_every >= 1, 'train.checkpoint_every', 'at least 1'),
-      (t.log_every >= 1, 'train.log_every', 'at least 1'),
-      (t.eval_every >= 1, 'train.eval_every', 'at least 1'),
-      (t.eval_utterances >= 0, 'train.eval_utterances', 'at least 0'),
-      (t.eval_seconds > 0, 'train.eval_seconds', 'positive'),
-  ]
-  problems = [f'{field} must be {rule}, got {config[field.split(".")[0]][field.split(".")[1]]!r}'
-              for ok, field, rule in checks if not ok]
-  if problems:
-    raise ValueError('; '.join(problems))
-
-
 def learning_rate(config: ml_collections.ConfigDict):
   """train.learning_rate, constant (the paper) or cosine-decayed to 0 at train.num_steps: a float or
   an optax schedule (step -> lr)."""
   t = config.train
-  if t.lr_decay not in LR_DECAYS:
-    raise ValueError(f'train.lr_decay must be one of {LR_DECAYS}, got {t.lr_decay!r}')
   if t.lr_decay == 'constant':
     return t.learning_rate
-  return optax.cosine_decay_schedule(t.learning_rate, t.num_steps)
+  if t.lr_decay == 'cosine':
+    return optax.cosine_decay_schedule(t.learning_rate, t.num_steps)
+  raise ValueError(f'unknown train.lr_decay {t.lr_decay!r}')
 
 
 def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
@@ -105,7 +72,7 @@ def ema_update(ema, params, decay: float, style: str, step=None):
     return jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p, ema, params)
   if style == 'original':
     return jax.tree.map(lambda e, p: decay * p + (1.0 - decay) * e, ema, params)
-  raise ValueError(f"unknown train.ema_style {style!r}: use 'standard' or 'original'")
+  raise ValueError(f'unknown train.ema_style {style!r}')
 
 
 def make_mesh(devices=None) -> Mesh:
@@ -129,6 +96,22 @@ def init_state(config: ml_collections.ConfigDict, mesh: Mesh) -> TrainState:
   return jax.jit(init, out_shardings=NamedSharding(mesh, P()))()
 
 
+def make_noise_draw(config: ml_collections.ConfigDict):
+  """`draw(rng, shape) -> (next rng, noise level l [batch], noise std s [batch], noise eps [batch,
+  time])`: a train step's random draws from its RNG key, l and s as config.diffusion draws them."""
+  d = config.diffusion
+  schedule = diffusion.training_schedule(d.num_steps, d.beta_start, d.beta_end)
+  levels, max_noise_std = schedule.levels, float(schedule.noise_stds[-1])  # the schedule's largest
+
+  def draw(rng, shape):
+    rng, level_rng, noise_rng = jax.random.split(rng, 3)
+    noise_level, noise_std = diffusion.sample_training_noise_level(
+        level_rng, levels, shape[0], d.log_uniform_fraction, d.noise_std_min, max_noise_std)
+    return rng, noise_level, noise_std, jax.random.normal(noise_rng, shape, jnp.float32)
+
+  return draw
+
+
 def make_train_step(config: ml_collections.ConfigDict, mesh: Mesh):
   """`train_step(state, batch) -> (state, metrics)`, jitted with shardings; donates `state`.
 
@@ -139,29 +122,18 @@ def make_train_step(config: ml_collections.ConfigDict, mesh: Mesh):
   module = model_lib.build_model(config)
   tx = make_optimizer(config)
   d, t = config.diffusion, config.train
-  levels = diffusion.training_schedule(d.num_steps, d.beta_start, d.beta_end).levels
-  if not 0.0 <= d.log_uniform_fraction <= 1.0:
-    raise ValueError(f'diffusion.log_uniform_fraction must be in [0, 1], got {d.log_uniform_fraction}')
-  max_noise_std = math.sqrt(1.0 - float(levels[-1])**2)  # the schedule's largest
-  if d.log_uniform_fraction and not 0.0 < d.noise_std_min < max_noise_std:
-    raise ValueError(f'diffusion.noise_std_min must be in (0, {max_noise_std:.3f}), got {d.noise_std_min}')
+  draw_noise = make_noise_draw(config)
   prediction, input_kind = config.model.prediction, config.model.network_input
-  diffusion.check_prediction(prediction)
-  diffusion.check_network_input(input_kind)
   microbatches = t.microbatches
-  if microbatches < 1 or t.batch_size % (microbatches * mesh.size):
+  if t.batch_size % (microbatches * mesh.size):
     raise ValueError(f'train.batch_size {t.batch_size} must be a multiple of train.microbatches '
                      f'({microbatches}) x the {mesh.size} devices')
 
   def step_fn(state: TrainState, batch):
     audio, cond = batch['audio'], batch['condition']
-    rng, level_rng, noise_rng = jax.random.split(jax.random.wrap_key_data(state.rng), 3)
-    noise_level, noise_std = diffusion.sample_training_noise_level(
-        level_rng, levels, audio.shape[0], d.log_uniform_fraction, d.noise_std_min, max_noise_std)
-    noise = jax.random.normal(noise_rng, audio.shape, jnp.float32)
+    rng, noise_level, noise_std, noise = draw_noise(jax.random.wrap_key_data(state.rng), audio.shape)
     noisy = diffusion.network_input(diffusion.q_sample(audio, noise_level, noise, noise_std), cond,
                                     noise_level, input_kind)
-
     target = diffusion.prediction_target(audio, noise, noise_level, noise_std, prediction)
 
     def loss_fn(params, noisy, cond, noise_level, noise_std, target):
@@ -260,49 +232,19 @@ def check_finite(metrics: dict[str, float], step: int, workdir) -> None:
         f'train.learning_rate or check the data for NaN or silent clips).')
 
 
-@dataclasses.dataclass
-class EvalSet:
-  """A few eval utterances for monitoring: clean 48 kHz audio and its condition, padded to one length."""
-  names: list[str]
-  audio: np.ndarray       # [n, samples] float32, zero after each length
-  condition: np.ndarray   # [n, samples] float32
-  lengths: np.ndarray     # [n] int
-
-
-def make_eval_set(utterances: list[tuple[str, np.ndarray]],
-                  config) -> tuple[EvalSet | None, list[str]]:
-  """Crops each (name, 48 kHz audio) to config.train.eval_seconds and makes its condition. Returns
-  (the set, or None when no utterance can be scored; a reason for each one left out)."""
+def eval_clips(utterances: list[tuple[str, np.ndarray]], config) -> tuple[list, list[str]]:
+  """The (name, 48 kHz audio) pairs a run's evals score, each cropped to config.train.eval_seconds,
+  and a reason for each one left out (`evaluation.scorable`)."""
   max_samples = int(config.train.eval_seconds * config.data.sample_rate_hz)
-  ratio = config.data.ratio
-  utterances, skipped = evaluation.scorable(utterances, ratio, max_samples)
-  if not utterances:
-    return None, skipped
-  clips = [a[:min(len(a), max_samples) // ratio * ratio] for _, a in utterances]
-  audio = np.zeros((len(clips), max(len(c) for c in clips)), np.float32)
-  condition = np.zeros_like(audio)
-  for i, clip in enumerate(clips):
-    audio[i, :len(clip)] = clip
-    condition[i, :len(clip)] = conditioning.make_condition(
-        clip[None], ratio, config.data.lowpass_n_fft, config.data.lowpass_hop)[0]
-  eval_set = EvalSet([n for n, _ in utterances], audio, condition, np.array([len(c) for c in clips]))
-  return eval_set, skipped
+  return evaluation.scorable([(n, a[:max_samples]) for n, a in utterances], config.data.ratio)
 
 
-def evaluate_samples(upsample, params, eval_set: EvalSet, schedule: diffusion.Schedule, config,
-                     seed: int):
-  """Samples the eval set on this process's first device; returns (metrics, outputs [n, samples])."""
-  n = len(eval_set.names)
-  keys = jax.random.split(jax.random.key(seed), n)
-  outputs = np.asarray(upsample(params, eval_set.condition, schedule, keys, np.zeros(n, np.int32)))
-  input_rate = config.data.sample_rate_hz // config.data.ratio
-  model_scores, linear_scores = [], []
-  for i, length in enumerate(eval_set.lengths):
-    reference = eval_set.audio[i, :length]
-    model_scores.append(evaluation.score(reference, outputs[i, :length], input_rate))
-    linear_scores.append(evaluation.score(reference, eval_set.condition[i, :length], input_rate))
-  linear = {f'{k}_linear': v for k, v in evaluation.mean_scores(linear_scores).items()}
-  return {**evaluation.mean_scores(model_scores), **linear}, outputs
+def as_rows(signals: list[np.ndarray]) -> np.ndarray:
+  """Signals [time] of different lengths as rows [n, longest] float32, zero after each."""
+  rows = np.zeros((len(signals), max(len(x) for x in signals)), np.float32)
+  for row, x in zip(rows, signals):
+    row[:len(x)] = x
+  return rows
 
 
 class SummaryWriter:
@@ -355,7 +297,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir,
   workdir = pathlib.Path(workdir)
   t = config.train
   is_main = jax.process_index() == 0
-  check_config(config)
+  configuration.check_config(config)
   check_workdir(config, workdir)
 
   mesh = make_mesh()
@@ -373,10 +315,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir,
   if is_main:  # only once the checkpoint fits: a failed resume must not rewrite the workdir's config
     configuration.save_config(workdir, config)
   writer = SummaryWriter(workdir)
-  eval_set, skipped = make_eval_set(list(eval_utterances), config) if eval_utterances else (None, [])
+  eval_set, skipped = eval_clips(list(eval_utterances), config)
   if is_main and skipped:
     print('eval utterances left out: ' + '; '.join(skipped))
-  upsample = None
+  upsampler = None
   preemption = PreemptionHandler()
 
   step = int(jax.device_get(state.step))
@@ -411,20 +353,25 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir,
       if step % t.checkpoint_every == 0 or step == t.num_steps or stop:
         read(*pending)  # never save a state that a NaN produced
         save_state(manager, state)
-      if eval_set is not None and (step % t.eval_every == 0 or step == t.num_steps):
+      if eval_set and (step % t.eval_every == 0 or step == t.num_steps):
         if is_main:
-          upsample = upsample or sampling.make_upsampler(model_lib.build_model(config),
-                                                         config.model.prediction,
-                                                         config.model.network_input)
-          scores, outputs = evaluate_samples(upsample, jax.device_get(state.ema_params), eval_set,
-                                             eval_schedule, config, seed=config.sample.seed)
-          writer.scalars(step, {f'eval/{k}': v for k, v in scores.items()})
-          writer.audio(step, 'eval/upsampled', outputs, config.data.sample_rate_hz)
+          upsampler = upsampler or inference.Upsampler(
+              config, None, eval_schedule, sampling.make_upsampler(model_lib.build_model(config),
+                                                                   config.model.prediction,
+                                                                   config.model.network_input))
+          upsampler.params = jax.device_get(state.ema_params)
+          report, references, conditions, outputs = evaluation.evaluate(upsampler, eval_set, 1,
+                                                                         config.sample.seed)
+          model, linear = report['model'], report['linear']
+          writer.scalars(step, {**{f'eval/{k}': v['mean'] for k, v in model.items()},
+                                **{f'eval/{k}_linear': v for k, v in linear.items()}})
+          rate = config.data.sample_rate_hz
+          writer.audio(step, 'eval/upsampled', as_rows(outputs), rate)
           if step == t.eval_every:
-            writer.audio(step, 'eval/reference', eval_set.audio, config.data.sample_rate_hz)
-            writer.audio(step, 'eval/linear', eval_set.condition, config.data.sample_rate_hz)
-          progress.write(f"step {step}: eval SNR {scores['snr']:.2f} dB (linear {scores['snr_linear']:.2f}),"
-                         f" LSD {scores['lsd']:.3f} (linear {scores['lsd_linear']:.3f})")
+            writer.audio(step, 'eval/reference', as_rows(references), rate)
+            writer.audio(step, 'eval/linear', as_rows(conditions), rate)
+          progress.write(f"step {step}: eval SNR {model['snr']['mean']:.2f} dB (linear {linear['snr']:.2f}),"
+                         f" LSD {model['lsd']['mean']:.3f} (linear {linear['lsd']:.3f})")
       if stop:
         if is_main:
           progress.write(f'SIGTERM: saved step {step} in {workdir}; run the same command to resume')

@@ -143,27 +143,17 @@ def test_the_original_has_no_log_snr_embedding_nor_v_prediction_nor_residual_inp
 
 def test_a_config_saved_before_the_added_model_keys_existed_means_the_paper(tmp_path, tiny_config):
   old = tiny_config.copy_and_resolve_references()
-  for key in ('noise_input', 'prediction', 'network_input'):
+  for key in ('noise_input', 'prediction', 'network_input', 'kernels'):
     del old.model[key]
   del old.sample['noise_scale']
   configuration.save_config(tmp_path, old)
   saved = configuration.load_saved_config(tmp_path)
   assert (saved.model.noise_input, saved.model.prediction, saved.model.network_input) == (
       'level', 'eps', 'noisy')
-  assert saved.sample.noise_scale == 1.0
+  assert saved.sample.noise_scale == 1.0 and saved.model.kernels == 'auto'
+  assert configuration.architecture_differences(saved, tiny_config) == []
+  tiny_config.model.kernels = 'plain'  # how the network is computed, not what its parameters mean
   assert configuration.architecture_differences(saved, tiny_config) == []
   tiny_config.model.noise_input = 'log_snr'
   assert configuration.architecture_differences(saved, tiny_config) == [
       "model.noise_input: 'level' -> 'log_snr'"]
-
-
-def test_a_config_saved_with_the_former_residual_as_dot_field_still_fits(tmp_path, tiny_config):
-  # Sessions 1-6 saved model.residual_as_dot (how the CPU computed the residual, not what the
-  # parameters mean); those checkpoints must still restore under today's configs.
-  old = tiny_config.copy_and_resolve_references()
-  old.model.residual_as_dot = False
-  configuration.save_config(tmp_path, old)
-  assert configuration.architecture_differences(configuration.load_saved_config(tmp_path), tiny_config) == []
-  old.model.residual_channels = 16
-  assert configuration.architecture_differences(old, tiny_config) == [
-      f'model.residual_channels: 16 -> {tiny_config.model.residual_channels}']

@@ -144,8 +144,6 @@ def test_upsampler_with_residual_input_feeds_the_network_y_minus_level_times_con
   np.testing.assert_allclose(residual, y, rtol=1e-5, atol=1e-5)
   noisy = sampling.make_upsampler(module)(params, cond, PAPER, keys, starts)
   assert np.max(np.abs(residual - noisy)) > 1e-3
-  with pytest.raises(ValueError, match='model.network_input must be one of'):
-    sampling.make_upsampler(module, network_input='clean')
 
 
 def test_noise_scale_scales_the_added_noise_and_zero_makes_the_steps_deterministic(tiny_config):

@@ -1,0 +1,65 @@
+"""The one config check every entry point calls: each field at fault is named, before work starts."""
+
+import pathlib
+
+import pytest
+
+from nuwave_jax import configuration
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize('path', sorted((REPO / 'configs').glob('[!_]*.py')), ids=lambda p: p.name)
+def test_every_shipped_config_passes(path):
+  configuration.check_config(configuration.load_config_file(path))
+
+
+@pytest.mark.parametrize('field', sorted(configuration.CHOICES))
+def test_a_misspelt_choice_is_refused_by_name(tiny_config, field):
+  group, key = field.split('.')
+  assert tiny_config[group][key] in configuration.CHOICES[field]  # every choice field is in the config
+  tiny_config[group][key] = 'typo'
+  with pytest.raises(ValueError, match=rf"^{field} must be one of \(.*\), got 'typo'$"):
+    configuration.check_config(tiny_config)
+
+
+@pytest.mark.parametrize('field, value, rule', [
+    ('data.ratio', -2, 'an integer >= 2'), ('data.ratio', 1, 'an integer >= 2'),
+    ('data.sample_rate_hz', 44100, '48000'), ('data.segment_samples', 0, 'at least data.ratio'),
+    ('data.gain_min', 2.0, r'in \[0, data.gain_max'), ('train.batch_size', 0, 'at least 1'),
+    ('train.num_steps', 0, 'at least 1'), ('train.learning_rate', -0.01, 'positive'),
+    ('train.keep_checkpoints', 0, 'at least 1'), ('train.checkpoint_every', 0, 'at least 1'),
+    ('train.log_every', 0, 'at least 1'), ('train.eval_every', 0, 'at least 1'),
+    ('train.microbatches', 3, 'an integer >= 1 that divides train.batch_size'),
+    ('diffusion.log_uniform_fraction', 1.5, r'in \[0, 1\]'),
+    ('model.kernel_size', 2, 'an odd integer'), ('model.embedding_channels', 15, 'an even integer'),
+    ('sample.noise_scale', 1.5, r'in \[0, 1\]'), ('sample.betas', (0.1, 1.5), 'a sequence of betas'),
+    ('sample.overlap_seconds', 0.25, r'in \[0, sample.chunk_seconds'),
+    ('sample.batch_size', 0, 'an integer >= 1'), ('train.learning_rate', None, 'positive'),
+])
+def test_settings_a_run_cannot_mean_are_refused_by_name(tiny_config, field, value, rule):
+  configuration.check_config(tiny_config)
+  group, key = field.split('.')
+  tiny_config[group][key] = value
+  with pytest.raises(ValueError, match=rf'{field} must be {rule}.*, got {value!r}'.replace('(', r'\(')
+                     .replace(')', r'\)')):
+    configuration.check_config(tiny_config)
+
+
+def test_noise_std_min_must_lie_below_the_schedules_largest_std(tiny_config):
+  tiny_config.diffusion.log_uniform_fraction = 0.5
+  tiny_config.diffusion.noise_std_min = 0.98  # the paper schedule's largest std is 0.975
+  with pytest.raises(ValueError, match="diffusion.noise_std_min must be below the training schedule's"):
+    configuration.check_config(tiny_config)
+  tiny_config.diffusion.noise_std_min = 0.97
+  configuration.check_config(tiny_config)
+
+
+def test_every_field_at_fault_is_named_in_one_error(tiny_config):
+  tiny_config.diffusion.loss = 'l2'
+  tiny_config.train.batch_size = 0
+  tiny_config.model.kernels = 'gpu'
+  with pytest.raises(ValueError) as error:
+    configuration.check_config(tiny_config)
+  message = str(error.value)
+  assert 'diffusion.loss' in message and 'train.batch_size' in message and 'model.kernels' in message
