@@ -1,4 +1,4 @@
-"""The low-resolution condition y_c, made from 48 kHz audio (REFERENCE section 4).
+"""The low-resolution condition y_c, made from 48 kHz audio (docs/reference.md §4).
 
 This numpy version is the single definition; the TF version in `nuwave_jax.data` (built on the fly in
 the input pipeline) is held to it by tests. Three steps, as the original trains:
@@ -12,6 +12,8 @@ A real low-rate recording enters at step 3 (`upsample_linear`).
 
 import numpy as np
 
+from nuwave_jax import stft
+
 DEFAULT_N_FFT = 1024
 DEFAULT_HOP = 256
 
@@ -21,33 +23,13 @@ def cutoff_bin(n_fft: int, ratio: int) -> int:
   return int((n_fft // 2 + 1) / ratio)
 
 
-def hann_window(n: int) -> np.ndarray:
-  """Periodic Hann window (torch.hann_window's default), float64."""
-  return 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n) / n)
-
-
 def lowpass(audio: np.ndarray, ratio: int, n_fft: int = DEFAULT_N_FFT,
             hop: int = DEFAULT_HOP) -> np.ndarray:
   """STFT brick-wall low-pass. audio: [batch, time] -> [batch, time] float32."""
   audio = np.asarray(audio, np.float64)
-  batch, length = audio.shape
-  half = n_fft // 2
-  padded = np.pad(audio, ((0, 0), (0, n_fft)))
-  padded = np.pad(padded, ((0, 0), (half, half)), mode='reflect')
-  num_frames = 1 + (padded.shape[1] - n_fft) // hop
-  index = np.arange(n_fft)[None, :] + hop * np.arange(num_frames)[:, None]
-  window = hann_window(n_fft)
-  spectrum = np.fft.rfft(padded[:, index] * window, axis=-1)  # [batch, frames, bins]
+  spectrum = stft.stft(np.pad(audio, ((0, 0), (0, n_fft))), n_fft, hop)
   spectrum[..., cutoff_bin(n_fft, ratio):] = 0.0
-  frames = np.fft.irfft(spectrum, n=n_fft, axis=-1) * window
-  out_length = n_fft + hop * (num_frames - 1)
-  signal = np.zeros((batch, out_length))
-  envelope = np.zeros(out_length)
-  for f in range(num_frames):
-    signal[:, f * hop:f * hop + n_fft] += frames[:, f]
-    envelope[f * hop:f * hop + n_fft] += window**2
-  signal = signal[:, half:half + length] / envelope[half:half + length]
-  return signal.astype(np.float32)
+  return stft.istft(spectrum, n_fft, hop, audio.shape[1]).astype(np.float32)
 
 
 def upsample_linear(low: np.ndarray, ratio: int, length: int | None = None) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""The paper's metrics (REFERENCE section 5), pure numpy on [time] or [batch, time] float arrays.
+"""The paper's metrics (docs/reference.md §5), pure numpy on [time] or [batch, time] float arrays.
 
 A [batch, time] input is a batch of equal-length utterances: the metric is computed per utterance and
 averaged over the batch. Utterances of different lengths are scored one at a time and averaged.
@@ -6,7 +6,7 @@ averaged over the batch. Utterances of different lengths are scored one at a tim
 
 import numpy as np
 
-from nuwave_jax import conditioning
+from nuwave_jax import stft
 
 LSD_N_FFT = 2048
 LSD_HOP = 512
@@ -29,17 +29,8 @@ def snr(reference, estimate) -> float:
 
 
 def log_power_spectrogram(audio: np.ndarray, n_fft: int = LSD_N_FFT, hop: int = LSD_HOP) -> np.ndarray:
-  """log10(max(|STFT|^2, 1e-8)): periodic Hann, centered with reflect padding.
-
-  audio: [batch, time] -> [batch, frames, n_fft // 2 + 1].
-  """
-  half = n_fft // 2
-  padded = np.pad(audio, ((0, 0), (half, half)), mode='reflect')
-  num_frames = 1 + (padded.shape[1] - n_fft) // hop
-  index = np.arange(n_fft)[None, :] + hop * np.arange(num_frames)[:, None]
-  window = conditioning.hann_window(n_fft)
-  power = np.abs(np.fft.rfft(padded[:, index] * window, axis=-1))**2
-  return np.log10(np.maximum(power, 1e-8))
+  """log10(max(|STFT|^2, 1e-8)) (`stft.stft`). audio: [batch, time] -> [batch, frames, n_fft // 2 + 1]."""
+  return np.log10(np.maximum(np.abs(stft.stft(audio, n_fft, hop))**2, 1e-8))
 
 
 def _lsd_bins(reference, estimate, bins: slice) -> float:

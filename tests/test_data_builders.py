@@ -76,10 +76,10 @@ def test_vctk_single_variant_and_trim(tmp_path):
 def test_trim_removes_silence_at_both_ends(tmp_path):
   clip = np.concatenate([np.zeros(4800), 0.5 * np.sin(np.arange(9600) / 5), np.zeros(4800)])
   soundfile.write(tmp_path / 'a.wav', clip.astype(np.float32), 48000)
-  trimmed = builders.prepare_audio(tmp_path / 'a.wav', trim_top_db=15)
+  trimmed = audio_io.prepare_utterance(tmp_path / 'a.wav', trim_top_db=15)
   assert trimmed.dtype == np.int16 and abs(np.abs(trimmed).max() - 32767) <= 1
   assert 9600 <= len(trimmed) <= 9600 + 2 * 2048  # librosa trims on 2048-sample frames, hop 512
-  assert len(builders.prepare_audio(tmp_path / 'a.wav', trim_top_db=0)) == 19200
+  assert len(audio_io.prepare_utterance(tmp_path / 'a.wav', trim_top_db=0)) == 19200
 
 
 def test_prepared_vctk_no_longer_needs_the_corpus(tiny_config, tmp_path):
@@ -143,7 +143,7 @@ def test_folder_builder_errors(tmp_path):
     builders.NuwaveAudioFolder(folder=tmp_path / 'empty', data_dir=str(tmp_path)).split_files()
   with pytest.raises(FileNotFoundError, match='does not exist'):
     builders.NuwaveAudioFolder(folder=tmp_path / 'nowhere', data_dir=str(tmp_path)).split_files()
-  with pytest.raises(ValueError, match="on_bad_file must be 'fail' or 'skip'"):
+  with pytest.raises(ValueError, match=r"data.on_bad_file must be one of \('fail', 'skip'\)"):
     builders.NuwaveAudioFolder(folder=tmp_path, on_bad_file='ignore')
 
 

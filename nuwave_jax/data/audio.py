@@ -3,6 +3,10 @@
 Audio is mixed to mono (the channel mean), resampled with soxr's very-high-quality resampler when a
 target rate is given, and returned as float32 in [-1, 1] (for PCM files). Problems raise AudioError
 with the file's name: an unreadable or corrupt file, no samples, NaN or Inf samples.
+
+An utterance of a corpus, for training or evaluation, is `prepare_utterance`'s: 48 kHz, trimmed,
+peak-normalised, 16-bit (what the TFDS datasets store). `read_utterances` reads a folder's files that
+way, so a folder scored by evaluate.py gives the numbers its prepared eval split gives.
 """
 
 import pathlib
@@ -38,6 +42,36 @@ def read_audio(path, sample_rate_hz: int) -> np.ndarray:
   if rate != sample_rate_hz:
     audio = soxr.resample(audio, rate, sample_rate_hz, quality='VHQ').astype(np.float32)
   return audio
+
+
+def prepare_utterance(path, trim_top_db: float, sample_rate_hz: int = 48000) -> np.ndarray:
+  """int16 [time]: read at `sample_rate_hz`, mono, trimmed with librosa (leading and trailing audio
+  `trim_top_db` dB below the peak; 0 keeps it all), peak-normalised to full scale. Raises AudioError."""
+  audio = read_audio(path, sample_rate_hz)
+  if trim_top_db > 0 and np.any(audio):
+    import librosa  # here: its import takes seconds
+    audio, _ = librosa.effects.trim(audio, top_db=trim_top_db)
+  if len(audio) == 0:
+    raise AudioError(f'{path}: no samples left')
+  peak = float(np.max(np.abs(audio)))
+  scaled = audio / peak * 32767.0 if peak > 0 else audio
+  return np.round(scaled).astype(np.int16)
+
+
+def utterance_to_float(audio: np.ndarray) -> np.ndarray:
+  """A stored utterance (int16, or float from another TFDS dataset) as float32, peak-normalised to 1
+  (silence stays silent). [time] -> [time]."""
+  audio = audio.astype(np.float32) / np.float32(32767.0) if audio.dtype == np.int16 else audio.astype(np.float32)
+  peak = np.max(np.abs(audio)) if len(audio) else np.float32(0.0)
+  return audio / peak if peak > 0 else audio
+
+
+def read_utterances(folder, trim_top_db: float, limit: int | None = None) -> list[tuple[str, np.ndarray]]:
+  """(path relative to `folder`, 48 kHz float32 audio, peak 1) for the audio files below `folder`,
+  sorted, as a prepared dataset holds them (`prepare_utterance`, then `utterance_to_float`)."""
+  folder = pathlib.Path(folder)
+  return [(str(p.relative_to(folder)), utterance_to_float(prepare_utterance(p, trim_top_db)))
+          for p in find_audio_files(folder)[:limit]]
 
 
 def write_wav(path, audio: np.ndarray, sample_rate_hz: int, float_samples: bool = False) -> None:

@@ -4,7 +4,7 @@ Audio is decoded once, at build time (`download_and_prepare`), with soundfile: m
 trimmed with librosa (top_db), peak-normalised and stored as int16 (-90 dB quantisation relative to the
 peak; the pipeline peak-normalises again). Each example is {'audio': int16 [time], 'name': text}.
 
-VCTK (REFERENCE section 4): mic1 only, speakers p280 and p315 dropped (108 left); 'multi' trains on the
+VCTK (docs/reference.md §4): mic1 only, speakers p280 and p315 dropped (108 left); 'multi' trains on the
 first 100 speakers by sorted id and tests on p360 p361 p362 p363 p364 p374 p376 s5; 'single' is p225,
 its first 223 utterances (sorted) train and the last 8 test.
 """
@@ -14,14 +14,14 @@ import logging
 import pathlib
 import re
 
-import librosa
 import numpy as np
 import soundfile
 import tensorflow_datasets as tfds
 
+from nuwave_jax import configuration
 from nuwave_jax.data import audio as audio_io
 
-SAMPLE_RATE_HZ = 48000
+SAMPLE_RATE_HZ = configuration.SAMPLE_RATE_HZ
 # `<split>.txt` files at an audio folder's root that list a split's files (other .txt files, such as
 # a README.txt, are not lists): training's split and the eval split names the pipeline looks for.
 LISTED_SPLITS = ('train', 'eval', 'test', 'valid', 'validation')
@@ -61,24 +61,12 @@ def vctk_single_split(utterances: list[str]) -> dict[str, list[str]]:
   return {'train': ordered[:-VCTK_SINGLE_TEST][:VCTK_SINGLE_TRAIN], 'test': ordered[-VCTK_SINGLE_TEST:]}
 
 
-def prepare_audio(path, trim_top_db: float) -> np.ndarray:
-  """int16 [time]: read, 48 kHz mono, trimmed (if top_db > 0), peak-normalised. Raises AudioError."""
-  audio = audio_io.read_audio(path, SAMPLE_RATE_HZ)
-  if trim_top_db > 0 and np.any(audio):
-    audio, _ = librosa.effects.trim(audio, top_db=trim_top_db)
-  if len(audio) == 0:
-    raise audio_io.AudioError(f'{path}: no samples left')
-  peak = float(np.max(np.abs(audio)))
-  scaled = audio / peak * 32767.0 if peak > 0 else audio
-  return np.round(scaled).astype(np.int16)
-
-
 def _examples(paths: list[pathlib.Path], root: pathlib.Path, trim_top_db: float, on_bad_file: str):
   """(key, example) pairs; a bad file raises (on_bad_file='fail') or is skipped with a warning."""
   skipped, low_rates = [], {}
   for path in paths:
     try:
-      audio = prepare_audio(path, trim_top_db)
+      audio = audio_io.prepare_utterance(path, trim_top_db, SAMPLE_RATE_HZ)
     except audio_io.AudioError as error:
       if on_bad_file == 'fail':
         raise audio_io.AudioError(f'{error} (set config.data.on_bad_file=skip to skip bad files)') from None
@@ -101,12 +89,6 @@ def _examples(paths: list[pathlib.Path], root: pathlib.Path, trim_top_db: float,
                     root, ', '.join(map(str, sorted(low_rates))), low_rates[min(low_rates)])
 
 
-def _check_on_bad_file(value: str) -> str:
-  if value not in ('fail', 'skip'):
-    raise ValueError(f"config.data.on_bad_file must be 'fail' or 'skip', got {value!r}")
-  return value
-
-
 class NuwaveAudioFolder(tfds.core.GeneratorBasedBuilder):
   """Any folder of audio files. Splits are its subfolders (train/, eval/, ...; hidden ones are skipped)
   or, when it has `<split>.txt` files (LISTED_SPLITS), those lists of paths relative to the folder;
@@ -117,7 +99,8 @@ class NuwaveAudioFolder(tfds.core.GeneratorBasedBuilder):
   def __init__(self, *, folder, trim_top_db: float = 0.0, on_bad_file: str = 'fail', **kwargs):
     self._folder = pathlib.Path(folder).absolute()
     self._trim_top_db = float(trim_top_db)
-    self._on_bad_file = _check_on_bad_file(on_bad_file)
+    configuration.check_choice('data.on_bad_file', on_bad_file)
+    self._on_bad_file = on_bad_file
     # The prepared dataset is keyed by the folder, the trim, the files' names, sizes and modification
     # times and the split lists, so a changed folder is prepared anew rather than served stale.
     listing = sorted(f'{p.relative_to(self._folder)}:{p.stat().st_size}:{p.stat().st_mtime_ns}'
@@ -180,11 +163,11 @@ class NuwaveVctk(tfds.core.GeneratorBasedBuilder):
 
   def __init__(self, *, variant: str = 'multi', trim_top_db: float = 15.0, on_bad_file: str = 'fail',
                **kwargs):
-    if variant not in ('multi', 'single'):
-      raise ValueError(f"config.data.vctk_variant must be 'multi' or 'single', got {variant!r}")
+    configuration.check_choice('data.vctk_variant', variant)
     self._variant = variant
     self._trim_top_db = float(trim_top_db)
-    self._on_bad_file = _check_on_bad_file(on_bad_file)
+    configuration.check_choice('data.on_bad_file', on_bad_file)
+    self._on_bad_file = on_bad_file
     name = f'{variant}_trim{self._trim_top_db:g}'.replace('.', '_')
     super().__init__(config=tfds.core.BuilderConfig(name=name), **kwargs)
 

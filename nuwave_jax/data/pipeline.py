@@ -1,6 +1,6 @@
 """tf.data pipelines: random 48 kHz training segments with the condition made on the fly, and eval sets.
 
-Training, per utterance (REFERENCE section 4): peak-normalise, a random `segment_samples` crop (shorter
+Training, per utterance (docs/reference.md §4): peak-normalise, a random `segment_samples` crop (shorter
 utterances zero-padded at a random offset), a random gain U(gain_min, gain_max), then the condition
 in TensorFlow (`make_condition_tf`, held to `conditioning.make_condition` by the tests).
 
@@ -21,6 +21,8 @@ import tensorflow as tf  # noqa: E402
 import tensorflow_datasets as tfds  # noqa: E402
 
 from nuwave_jax import conditioning  # noqa: E402
+from nuwave_jax import configuration  # noqa: E402
+from nuwave_jax.data import audio as audio_io  # noqa: E402
 from nuwave_jax.data import builders  # noqa: E402
 
 tf.config.set_visible_devices([], 'GPU')  # the input pipeline stays on the host CPU, never on JAX's GPUs
@@ -102,7 +104,7 @@ def make_builder(config: ml_collections.ConfigDict) -> tfds.core.DatasetBuilder:
     if not builder.is_prepared():
       raise FileNotFoundError(f'TFDS dataset {d.tfds_name} is not prepared in {builder.data_dir}')
   else:
-    raise ValueError(f"config.data.source must be 'folder', 'vctk' or 'tfds', got {d.source!r}")
+    configuration.check_choice('data.source', d.source)
   return builder
 
 
@@ -188,8 +190,9 @@ def train_dataset(config: ml_collections.ConfigDict, *, process_index: int = 0, 
 
 def eval_utterances(config: ml_collections.ConfigDict, limit: int | None = None,
                     builder=None) -> list[tuple[str, np.ndarray]]:
-  """(name, 48 kHz float32 audio, peak-normalised) of the eval split, sorted by name."""
+  """(name, 48 kHz float32 audio, peak 1) of the eval split, sorted by name: the same arrays as
+  `audio.read_utterances` gives for the files it was prepared from."""
   builder = builder or make_builder(config)
   ds = builder.as_dataset(split=_eval_split(builder), shuffle_files=False)
   utterances = sorted((x['name'].decode(), x['audio']) for x in tfds.as_numpy(ds))[:limit]
-  return [(name, _peak_normalize(_to_float(audio)).numpy()) for name, audio in utterances]
+  return [(name, audio_io.utterance_to_float(audio)) for name, audio in utterances]
