@@ -18,17 +18,8 @@ from nuwave_jax import host_memory  # noqa: E402
 # pytorch_original.py the setting holds for both frameworks (one process).
 host_memory.reuse_freed_host_memory()
 
-# fetch-speech's (or scripts/fetch_speech.sh's) eval split, the benchmarks' default real speech.
+# scripts/fetch_speech.sh data/speech's eval split, the diagnostics' default real speech.
 EVAL_DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'data', 'speech', 'eval')
-
-
-def eval_clips(folder: str, limit: int | None = None) -> tuple[list[str], list[np.ndarray]]:
-  """(paths, clips) of the audio files in `folder` as the eval pipeline prepares them: 48 kHz,
-  trimmed at 15 dB, peak 1, 16-bit; clips are float32 [time]."""
-  from nuwave_jax.data import audio as audio_io
-  from nuwave_jax.data import builders
-  paths = audio_io.find_audio_files(folder)[:limit]
-  return paths, [builders.prepare_audio(p, trim_top_db=15).astype(np.float32) / 32767.0 for p in paths]
 
 
 def cpu_model() -> str:

@@ -3,15 +3,15 @@
   pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
   python benchmarks/pytorch_original.py [--batch 1 4] [--microbatches 0] [--seconds 1 4] [--repeats 3]
 
-The network is our own PyTorch transcription of REFERENCE section 1 with the original's module names,
+The network is our own PyTorch transcription of docs/reference.md §1 with the original's module names,
 so that its state dict goes through `nuwave_jax.convert`; the script first checks that our JAX network
 computes the same output from those weights. It then times what the original code does: a train step
 (forward, backward, Adam) on 32768-sample crops, and 8-step sampling that runs the whole network,
 condition path included, at every step (float32, eager mode, `--threads` intra-op threads), in turn
 with our train step and sampler on the same inputs, and prints one table: both times, our GFLOP/s and
 fraction of the machine's matmul peak, the speed-up as the median of the per-turn ratios (robust
-to a machine whose speed drifts between runs), and ours against the performance issue's figure for the
-original on a machine like this one.
+to a machine whose speed drifts between runs), and ours against the original's times measured on a
+2-core machine of this kind in November 2026 (docs/performance.md).
 """
 
 import argparse
@@ -29,9 +29,9 @@ from configs import nuwave_x2
 from nuwave_jax import convert
 from nuwave_jax import model as model_lib
 
-# The performance issue's figures for the original on a machine like this one (seconds).
-ISSUE_TRAIN_SECONDS = {1: 3.5, 4: 26}
-ISSUE_SAMPLING_SECONDS = {1.0: 15.7, 4.0: 122}
+# The original PyTorch code on a 2-core machine of this kind, November 2026 (seconds).
+EARLIER_TRAIN_SECONDS = {1: 3.5, 4: 26}
+EARLIER_SAMPLING_SECONDS = {1.0: 15.7, 4.0: 122}
 
 
 class Embedding(nn.Module):
@@ -176,28 +176,28 @@ def main():
   print(f'each row: ours and PyTorch called in turn, {args.repeats} times each after a warm-up; medians; '
         'the speed-up is the median of the per-turn ratios')
   print('| paper-size network | ours (s) | GFLOP/s | of matmul peak | PyTorch (s) | speed-up | '
-        'the issue\'s PyTorch figure (s) | ours against it |')
+        'the original, Nov 2026 (s) | ours against it |')
   print('|---|---|---|---|---|---|---|---|')
 
-  def row(label, ours, theirs, flops, issue_figure):
+  def row(label, ours, theirs, flops, earlier):
     times = paired_times({'ours': ours, 'theirs': theirs}, args.repeats)
     mine, torch_s = np.median(times['ours']), np.median(times['theirs'])
     speedup = np.median(np.asarray(times['theirs']) / np.asarray(times['ours']))
-    against_issue = f'{issue_figure / mine:.2f}x' if issue_figure else '-'
+    against_earlier = f'{earlier / mine:.2f}x' if earlier else '-'
     print(f'| {label} | {mine:.2f} | {flops / mine / 1e9:.0f} | {flops / mine / 1e9 / peak:.0%} | '
-          f'{torch_s:.2f} | {speedup:.2f}x | {issue_figure or "-"} | {against_issue} |', flush=True)
+          f'{torch_s:.2f} | {speedup:.2f}x | {earlier or "-"} | {against_earlier} |', flush=True)
 
   for batch in args.batch:
     microbatches = args.microbatches or batch
     row(f'train step, batch {batch} x 32768 (ours: train.microbatches={microbatches})',
         common.train_step_runner(config, batch, microbatches=microbatches), torch_train_step(net, batch),
-        common.train_step_flops(config, batch, 32768), ISSUE_TRAIN_SECONDS.get(batch))
+        common.train_step_flops(config, batch, 32768), EARLIER_TRAIN_SECONDS.get(batch))
   for seconds in args.seconds:
     samples = int(seconds * config.data.sample_rate_hz)
     row(f'sampling {seconds:g} s of audio, {steps} steps', common.sampler_runner(config, samples),
         torch_sampler(net, config.sample.betas, samples),
         common.sampling_flops(config, samples),
-        ISSUE_SAMPLING_SECONDS.get(seconds))
+        EARLIER_SAMPLING_SECONDS.get(seconds))
 
 
 if __name__ == '__main__':

@@ -1,6 +1,7 @@
 """Full-size (paper config) train step time on this machine.
 
   python benchmarks/train_step.py [--batch 1 4] [--samples 32768] [--repeats 3] [--microbatches 1 4]
+      [--dtype float32] [--kernels auto]
 
 Prints, per batch size, the step time (forward + backward + Adam + EMA), audio-seconds trained per
 second, the achieved GFLOP/s (3x the forward multiply-adds x 2) and that as a fraction of this
@@ -11,6 +12,7 @@ import argparse
 
 import common
 from configs import nuwave_x2
+from nuwave_jax import model as model_lib
 
 
 def main():
@@ -19,15 +21,17 @@ def main():
   parser.add_argument('--samples', type=int, default=32768)
   parser.add_argument('--repeats', type=int, default=3)
   parser.add_argument('--dtype', default='float32')
+  parser.add_argument('--kernels', default='auto', help="config.model.kernels: 'auto', 'plain' or 'cpu'")
   parser.add_argument('--microbatches', type=int, nargs='+', default=[1],
                       help='train.microbatches values to time (each must divide the batch)')
   args = parser.parse_args()
 
   config = nuwave_x2.get_config()
-  config.model.dtype = args.dtype
+  config.model.dtype, config.model.kernels = args.dtype, args.kernels
   peak = common.matmul_peak_gflops()
   print(f'machine: {common.machine()}; float32 matmul peak {peak:.0f} GFLOP/s')
-  print(f'paper network, {args.samples} samples per example, {args.dtype} convolutions')
+  print(f'paper network, {args.samples} samples per example, {args.dtype} convolutions, '
+        f'{model_lib.resolve_kernels(args.kernels)} kernels')
   print('| batch | microbatches | step (s) | s per example | audio s / s | GFLOP/s | of matmul peak |')
   print('|---|---|---|---|---|---|---|')
   for batch, microbatches in [(b, m) for b in args.batch for m in args.microbatches if b % m == 0]:

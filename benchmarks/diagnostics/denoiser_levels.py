@@ -1,26 +1,32 @@
 """Is a checkpoint's denoiser good enough at each sampling level? One-step predictions on real speech.
 
-  python benchmarks/denoiser_levels.py --checkpoint runs/small [--data data/speech/eval] [--limit 6]
+  python benchmarks/diagnostics/denoiser_levels.py --checkpoint runs/small [--data data/speech/eval] [--limit 6]
 
 For each level l of the sampling schedule, eval clips are noised (y = l x + sqrt(1 - l^2) eps) and the
-network predicts eps. Printed per level: the L1 error of that prediction, the L1 error of the trivial
-prediction that takes the condition for the clean signal ((y - l c) / sqrt(1 - l^2)), and the SNR / LSD
-of the one-step clean estimate. A network worse than the trivial prediction at the high levels, or no
+checkpoint's denoiser (`diffusion.make_denoiser`: any prediction and network input) predicts eps.
+Printed per level: the L1 error of that prediction, the L1 error of the trivial prediction that takes
+the condition for the clean signal ((y - l c) / sqrt(1 - l^2)), and the SNR / LSD of the one-step
+clean estimate. A network worse than the trivial prediction at the high levels, or no
 better than predicting 0 (L1 0.8) at the low ones, cannot beat linear interpolation after sampling.
 """
 
 import argparse
+import os
+import sys
 
-import jax
-import jax.numpy as jnp
-import numpy as np
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-import common
-from nuwave_jax import conditioning
-from nuwave_jax import diffusion
-from nuwave_jax import inference
-from nuwave_jax import metrics
-from nuwave_jax import model as model_lib
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+
+from benchmarks import common  # noqa: E402
+from nuwave_jax import conditioning  # noqa: E402
+from nuwave_jax import diffusion  # noqa: E402
+from nuwave_jax import inference  # noqa: E402
+from nuwave_jax import metrics  # noqa: E402
+from nuwave_jax import model as model_lib  # noqa: E402
+from nuwave_jax.data import audio as audio_io  # noqa: E402
 
 
 def main():
@@ -33,14 +39,20 @@ def main():
 
   upsampler = inference.Upsampler.from_checkpoint(args.checkpoint)
   config, ratio = upsampler.config, upsampler.ratio
-  files, clips = common.eval_clips(args.data, args.limit)
+  utterances = audio_io.read_utterances(args.data, config.data.trim_top_db, args.limit)
+  files, clips = [n for n, _ in utterances], [a for _, a in utterances]
   clean = np.stack([np.pad(c, (0, max(0, args.samples - len(c))))[:args.samples] for c in clips])
   clean = clean[:, :args.samples // ratio * ratio]
   cond = conditioning.make_condition(clean, ratio, config.data.lowpass_n_fft,
                                      config.data.lowpass_hop).astype(np.float32)
   module = model_lib.build_model(config)
-  predict = jax.jit(lambda params, y, level, std: module.apply({'params': params}, y, cond, level,
-                                                                std))
+  m = config.model
+
+  @jax.jit
+  def predict(params, y, level, std):
+    network = lambda x, level, std: module.apply({'params': params}, x, cond, level, std)
+    return diffusion.make_denoiser(network, cond, m.prediction, m.network_input)(y, level, std)
+
   mean = lambda fn, estimates: np.mean([fn(r, e) for r, e in zip(clean, estimates)])
   print(f'{args.checkpoint}: {len(files)} clips of {args.samples} samples from {args.data}, x{ratio}')
   print(f'condition (linear interpolation): SNR {mean(metrics.snr, cond):.2f} dB, '

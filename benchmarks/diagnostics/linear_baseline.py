@@ -1,18 +1,24 @@
 """The linear-interpolation baseline on the real speech eval split: a free check of the metric code.
 
-  python benchmarks/linear_baseline.py [--data data/speech/eval]
+  python benchmarks/diagnostics/linear_baseline.py [--data data/speech/eval]
 
-Every clip is read at 48 kHz (soxr from 44.1 kHz), trimmed (top_db 15) and peak-normalised as the
-eval pipeline does; its low-resolution version (x2 and x3) is brought back by linear interpolation
-and scored with SNR, LSD, LSD-HF and LSD-LF (REFERENCE section 5). The paper's VCTK rows are printed
+Every clip is read as evaluate.py reads a folder (`audio.read_utterances`: 48 kHz, trimmed at 15 dB,
+peak-normalised, 16-bit), so this is the baseline evaluate.py reports beside a model. Its
+low-resolution version (x2 and x3) is brought back by linear interpolation and scored with SNR, LSD,
+LSD-HF and LSD-LF (docs/reference.md §5). The paper's VCTK rows are printed
 beside ours; the corpora differ (ours: 44.1 kHz recordings, so nothing above 22.05 kHz).
 """
 
 import argparse
+import os
+import sys
 
-import common
-from nuwave_jax import conditioning
-from nuwave_jax import evaluation
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+from benchmarks import common  # noqa: E402
+from nuwave_jax import conditioning  # noqa: E402
+from nuwave_jax import evaluation  # noqa: E402
+from nuwave_jax.data import audio as audio_io  # noqa: E402
 
 PAPER = {2: (19.38, 1.80, 22.2, 1.93), 3: (16.08, 1.72, 17.42, 1.74)}  # single SNR/LSD, multi SNR/LSD
 
@@ -21,7 +27,7 @@ def main():
   parser = argparse.ArgumentParser()
   parser.add_argument('--data', default=common.EVAL_DATA)
   args = parser.parse_args()
-  _, clips = common.eval_clips(args.data)
+  clips = [a for _, a in audio_io.read_utterances(args.data, 15.0)]
   print(f'{len(clips)} clips, {sum(map(len, clips)) / 48000:.0f} s, from {args.data}')
   print('| ratio | SNR (dB) | LSD | LSD-HF | LSD-LF | paper VCTK single SNR / LSD | paper VCTK multi SNR / LSD |')
   print('|---|---|---|---|---|---|---|')

@@ -1,9 +1,10 @@
 """Where a checkpoint's LSD comes from, band by band, for several sampler noise scales.
 
-  python benchmarks/lsd_bands.py --checkpoint runs/small --data data/speech/train --limit 8 \
+  python benchmarks/diagnostics/lsd_bands.py --checkpoint runs/small --data data/speech/train --limit 8 \
       --noise-scales 1,0.5,0.25,0
 
-Whole files are scored as evaluate.py does (peak 1, the condition simulated from the file). For each
+Whole files are scored as evaluate.py scores them (read as a dataset prepares them, the condition
+simulated from each). For each
 noise scale (sample.noise_scale: each ancestral step's added noise times this) it prints LSD of the
 model and of linear interpolation, then per frequency band the mean log10 power (the LSD's L) of the
 truth, the model and linear interpolation, and the mean squared L error of each: the LSD is the mean
@@ -12,16 +13,20 @@ the model trained on keeps the eval split out of the choice.
 """
 
 import argparse
+import os
+import sys
 
-import numpy as np
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-import common
-from nuwave_jax import conditioning
-from nuwave_jax import diffusion
-from nuwave_jax import evaluation
-from nuwave_jax import inference
-from nuwave_jax import metrics
-from nuwave_jax.data import audio as audio_io
+import numpy as np  # noqa: E402
+
+from benchmarks import common  # noqa: E402
+from nuwave_jax import conditioning  # noqa: E402
+from nuwave_jax import diffusion  # noqa: E402
+from nuwave_jax import evaluation  # noqa: E402
+from nuwave_jax import inference  # noqa: E402
+from nuwave_jax import metrics  # noqa: E402
+from nuwave_jax.data import audio as audio_io  # noqa: E402
 
 BAND_EDGES_HZ = (0, 8000, 12000, 16000, 19000, 21000, 24000)
 
@@ -43,10 +48,10 @@ def main():
   upsampler = inference.Upsampler.from_checkpoint(args.checkpoint)
   config, ratio = upsampler.config, upsampler.ratio
   rate = config.data.sample_rate_hz
-  paths = audio_io.find_audio_files(args.data)[:args.limit]
-  if not paths:
+  utterances = audio_io.read_utterances(args.data, config.data.trim_top_db, args.limit)
+  if not utterances:
     raise SystemExit(f'no audio files in {args.data}')
-  refs = [evaluation.prepare_reference(audio_io.read_audio(p, rate), ratio) for p in paths]
+  refs = [evaluation.prepare_reference(a, ratio) for _, a in utterances]
   conds = [conditioning.make_condition(r[None], ratio, config.data.lowpass_n_fft,
                                        config.data.lowpass_hop)[0] for r in refs]
   truth = [log_power(r) for r in refs]
@@ -56,7 +61,7 @@ def main():
   bins[-1] = num_bins
   lsd = lambda estimates: np.mean([np.mean(np.sqrt(np.mean((e - t)**2, -1)))
                                    for e, t in zip(estimates, truth)])
-  print(f'{args.checkpoint} on {len(paths)} files of {args.data}, x{ratio}; {common.machine()}')
+  print(f'{args.checkpoint} on {len(utterances)} files of {args.data}, x{ratio}; {common.machine()}')
   s = config.sample
   for scale in (float(x) for x in args.noise_scales.split(',')):
     upsampler.schedule = diffusion.make_schedule(s.betas, scale)

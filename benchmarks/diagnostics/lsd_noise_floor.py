@@ -1,6 +1,6 @@
 """How hard LSD punishes residual noise on a corpus: LSD of the ground truth plus white noise.
 
-  python benchmarks/lsd_noise_floor.py [--data data/speech/eval] [--ratio 2] [--limit 16]
+  python benchmarks/diagnostics/lsd_noise_floor.py [--data data/speech/eval] [--ratio 2] [--limit 16]
 
 A diffusion sampler leaves some noise in its output. LSD compares log power spectra floored at 1e-8, so
 in bands where the reference is digitally silent (above 17.6 kHz in the Ogg Vorbis speech of
@@ -10,13 +10,18 @@ and the share of STFT bins at the 1e-8 floor per band: the noise floor a model m
 """
 
 import argparse
+import os
+import sys
 
-import numpy as np
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-import common
-from nuwave_jax import conditioning
-from nuwave_jax import evaluation
-from nuwave_jax import metrics
+import numpy as np  # noqa: E402
+
+from benchmarks import common  # noqa: E402
+from nuwave_jax import conditioning  # noqa: E402
+from nuwave_jax import evaluation  # noqa: E402
+from nuwave_jax import metrics  # noqa: E402
+from nuwave_jax.data import audio as audio_io  # noqa: E402
 
 
 def main():
@@ -28,7 +33,8 @@ def main():
   parser.add_argument('--seconds', type=float, default=2.0)
   args = parser.parse_args()
 
-  files, clips = common.eval_clips(args.data, args.limit)
+  utterances = audio_io.read_utterances(args.data, 15.0, args.limit)
+  files, clips = [n for n, _ in utterances], [a for _, a in utterances]
   references = [evaluation.prepare_reference(c[:int(args.seconds * 48000)], args.ratio) for c in clips]
   mean_lsd = lambda estimates: np.mean([metrics.lsd(r, e) for r, e in zip(references, estimates)])
   linear = [conditioning.make_condition(r[None], args.ratio)[0] for r in references]

@@ -1,6 +1,6 @@
 """Follows the 8-step sampler on real clips and prints, per step, where the clean estimate goes wrong.
 
-  python benchmarks/sampler_trace.py --checkpoint runs/small [--data data/speech/eval] [--clips 2]
+  python benchmarks/diagnostics/sampler_trace.py --checkpoint runs/small [--data data/speech/eval] [--clips 2]
 
 Columns (rms over the clips; clean audio is peak 1):
 - clean-estimate error: y0_hat - y0 with y0_hat = (y_t - s eps_hat) / l, overall, at the samples where
@@ -11,17 +11,22 @@ Columns (rms over the clips; clean audio is peak 1):
 """
 
 import argparse
+import os
+import sys
 
-import jax
-import jax.numpy as jnp
-import numpy as np
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-import common
-from nuwave_jax import conditioning
-from nuwave_jax import diffusion
-from nuwave_jax import inference
-from nuwave_jax import model as model_lib
-from nuwave_jax import sampling
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+
+from benchmarks import common  # noqa: E402
+from nuwave_jax import conditioning  # noqa: E402
+from nuwave_jax import diffusion  # noqa: E402
+from nuwave_jax import inference  # noqa: E402
+from nuwave_jax import model as model_lib  # noqa: E402
+from nuwave_jax import sampling  # noqa: E402
+from nuwave_jax.data import audio as audio_io  # noqa: E402
 
 
 def band_above(x: np.ndarray, hz: float, rate: int) -> np.ndarray:
@@ -44,8 +49,8 @@ def main():
   config, schedule = upsampler.config, upsampler.schedule
   rate = config.data.sample_rate_hz
   samples = int(args.seconds * rate) // upsampler.ratio * upsampler.ratio
-  _, clips = common.eval_clips(args.data)
-  clips = [c[:samples] for c in clips if len(c) >= samples][:args.clips]
+  clips = [a[:samples] for _, a in audio_io.read_utterances(args.data, config.data.trim_top_db)
+           if len(a) >= samples][:args.clips]
   if not clips:
     raise SystemExit(f'no clip in {args.data} is {args.seconds} s long')
   clean = np.stack(clips)
@@ -53,14 +58,10 @@ def main():
                                                  config.data.lowpass_hop))
   module = model_lib.build_model(config)
   variables = {'params': upsampler.params}
-  features = module.apply(variables, cond, method=model_lib.NuWave.condition_features)
-  prediction, input_kind = config.model.prediction, config.model.network_input
-
-  @jax.jit
-  def denoise(y, level, std):
-    x = diffusion.network_input(y, cond, level, input_kind)
-    output = module.apply(variables, x, features, level, std, method=model_lib.NuWave.denoise)
-    return diffusion.noise_from_prediction(output, y, level, std, prediction)
+  features = module.apply(variables, cond, method='condition_features')
+  prediction = config.model.prediction
+  network = lambda x, level, std: module.apply(variables, x, features, level, std, method='denoise')
+  denoise = jax.jit(diffusion.make_denoiser(network, cond, prediction, config.model.network_input))
 
   n = len(clips)
   noise = sampling.positional_noise(jax.random.split(jax.random.key(0), n), jnp.zeros(n, jnp.int32),
