@@ -10,7 +10,6 @@ os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') +
                            ' --xla_force_host_platform_device_count=8').strip()
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / 'shared'
 sys.path.insert(0, str(REPO))
 
 import pytest  # noqa: E402
@@ -70,18 +69,24 @@ def synthetic_folder(tmp_path_factory):
   return write_clips(tmp_path_factory.mktemp('synthetic'), {'train': 12, 'eval': 3})
 
 
+SPEECH_CLIPS = {'train': 734, 'eval': 90}  # what scripts/fetch_speech.sh lays out
+
+
 @pytest.fixture(scope='session')
 def real_speech():
-  """The real speech of ../shared/data/fetch-speech (44.1 kHz Ogg), fetched once into .cache/."""
+  """Real recorded speech (44.1 kHz Ogg), fetched once into .cache/speech by scripts/fetch_speech.sh."""
+  import shutil
   import subprocess
-  script = SHARED / 'data' / 'fetch-speech'
-  if not script.exists():
-    pytest.skip(f'{script} is absent (a clone without ../shared): no real speech to test on')
   dest = REPO / '.cache' / 'speech'
-  if not (dest / 'eval').is_dir() or len(list((dest / 'eval').glob('*.ogg'))) < 94:
-    result = subprocess.run([str(script), str(dest)], capture_output=True, text=True, timeout=600)
+  counts = lambda: {split: len(list((dest / split).glob('*.ogg'))) for split in SPEECH_CLIPS}
+  if counts() != SPEECH_CLIPS:
+    if shutil.which('apt-get') is None:
+      pytest.skip('scripts/fetch_speech.sh needs apt-get (Debian or Ubuntu), which this machine lacks')
+    result = subprocess.run(['bash', str(REPO / 'scripts' / 'fetch_speech.sh'), str(dest)],
+                            capture_output=True, text=True, timeout=900)
     if result.returncode != 0:
-      pytest.skip(f'fetch-speech failed (no Debian package access?): {result.stderr[-500:]}')
+      pytest.skip(f'apt-get could not download the speech package: {result.stderr.strip()[-500:]}')
+    assert counts() == SPEECH_CLIPS, result.stdout
   return dest
 
 
