@@ -4,7 +4,8 @@
 
 Runs `benchmarks/SCRIPT ARGS` from the baseline tree and from this one, alternately, `--rounds`
 times, each in a fresh process (the same Python), so that both see the same moments of a machine
-whose speed drifts. Prints each run's table rows labelled by tree and round, then, for every row
+whose speed drifts; the order within a round alternates too (the second run of a round tends to be
+slower). Prints each run's table rows labelled by tree and round, then, for every row
 label, the median of each numeric column per tree and their ratio (baseline / this tree: above 1
 means this tree is faster, for columns of times).
 """
@@ -42,7 +43,8 @@ def main():
   trees = {'baseline': pathlib.Path(args.baseline).resolve(), 'this tree': HERE}
   results = {name: [] for name in trees}
   for round_index in range(args.rounds):
-    for name, tree in trees.items():
+    order = list(trees.items()) if round_index % 2 == 0 else list(trees.items())[::-1]
+    for name, tree in order:
       command = [sys.executable, str(tree / 'benchmarks' / args.script), *args.args]
       run = subprocess.run(command, cwd=tree, capture_output=True, text=True, check=False)
       if run.returncode:

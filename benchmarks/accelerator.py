@@ -21,11 +21,11 @@ import copy
 import sys
 import time
 
-import common  # first: it puts the repository's root on the path
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+import common  # puts the repository's root on the path, for the imports below
 from configs import nuwave_x2
 from configs import tiny
 from nuwave_jax import convert

@@ -5,7 +5,8 @@ noise level fed to the network l = sqrt(alpha_bar). Schedules are computed in fl
 and handed to JAX as float32 arrays: the last sampling levels differ from 1 only in the 6th decimal.
 """
 
-from typing import Callable, NamedTuple
+from typing import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp

@@ -4,7 +4,7 @@ XLA's CPU client allocates each call's scratch space as one malloc block (1.35 G
 train step at batch 1) and frees it when the call returns. glibc serves a block that large with a fresh
 mmap and unmaps it on free, so every call faults its scratch space in again, page by page: 330 k page
 faults and about 1 s of kernel time per train step on a 2-core machine, and a step 12-18 % slower
-when another process has just used the memory (benchmarks/README.md, session 8). GPU and TPU clients
+when another process has just used the memory (docs/performance.md, 2026-11-27). GPU and TPU clients
 keep device memory in a pool; `reuse_freed_host_memory` gives the CPU device's memory the same reuse.
 """
 

@@ -14,7 +14,9 @@ sys.path.insert(0, str(REPO))
 
 import pytest  # noqa: E402
 
-from configs import nuwave_x2, nuwave_x3, tiny  # noqa: E402
+from configs import nuwave_x2  # noqa: E402
+from configs import nuwave_x3  # noqa: E402
+from configs import tiny  # noqa: E402
 
 
 @pytest.fixture
@@ -63,7 +65,7 @@ def write_fake_vctk(root: pathlib.Path, speakers, utterances: int = 2, samples: 
   return root
 
 
-@pytest.fixture(scope='session')
+@pytest.fixture(scope='package')  # once for the tests/ package: the whole run
 def synthetic_folder(tmp_path_factory):
   """folder/train (12 clips) and folder/eval (3 clips) of 48 kHz WAV."""
   return write_clips(tmp_path_factory.mktemp('synthetic'), {'train': 12, 'eval': 3})
@@ -72,7 +74,7 @@ def synthetic_folder(tmp_path_factory):
 SPEECH_CLIPS = {'train': 734, 'eval': 90}  # what scripts/fetch_speech.sh lays out
 
 
-@pytest.fixture(scope='session')
+@pytest.fixture(scope='package')  # once for the tests/ package: the whole run
 def real_speech():
   """Real recorded speech (44.1 kHz Ogg), fetched once into .cache/speech by scripts/fetch_speech.sh."""
   import shutil

@@ -1,4 +1,4 @@
-"""An independent float64 numpy NU-Wave forward pass, written from REFERENCE section 1.
+"""An independent float64 numpy NU-Wave forward pass, written from docs/reference.md §1.
 
 It reads the ORIGINAL PyTorch layout (Conv1d weight (out, in, kernel), Linear weight (out, in), keys
 prefixed "model."), so comparing it with the Flax model checks the converter too.

@@ -95,7 +95,7 @@ def test_prepared_vctk_no_longer_needs_the_corpus(tiny_config, tmp_path):
   with pytest.raises(ValueError, match=r"tfds.* was prepared from another corpus \(\{'test': 16, 'train': 2\}"
                                        r".*make \{'test': 16, 'train': 4\}"):
     pipeline.make_builder(tiny_config)
-  tiny_config.data.dir = str(tmp_path / 'unzipped-elsewhere')  # e.g. a new Colab session
+  tiny_config.data.dir = str(tmp_path / 'unzipped-elsewhere')  # e.g. a new Colab runtime
   assert pipeline.make_builder(tiny_config).info.splits['test'].num_examples == 16
   tiny_config.data.tfds_data_dir = str(tmp_path / 'empty')
   with pytest.raises(FileNotFoundError, match='unzipped-elsewhere.*not prepared in'):

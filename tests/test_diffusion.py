@@ -16,7 +16,7 @@ def test_training_schedule_matches_closed_form(paper_config):
   betas = 1e-6 + (0.006 - 1e-6) * np.arange(1000) / 999
   np.testing.assert_allclose(schedule.betas, betas, rtol=1e-6)
   np.testing.assert_allclose(schedule.alpha_bars, np.cumprod(1 - betas), rtol=1e-5)
-  # REFERENCE: sqrt(alpha_bar_T) ~ 0.222, the chain never reaches pure noise.
+  # docs/reference.md §2: sqrt(alpha_bar_T) ~ 0.222, the chain never reaches pure noise.
   assert abs(float(schedule.levels[-1]) - 0.222) < 0.001
   assert schedule.levels[0] == 1.0 and schedule.levels.shape == (1001,)
 

@@ -42,7 +42,7 @@ def test_paper_network_has_3049985_parameters(paper_config):
   shapes = checkpoints.param_shapes(paper_config)
   count = lambda prefix: sum(int(np.prod(s)) for k, s in shapes.items() if k[:len(prefix)] == prefix)
   assert sum(int(np.prod(s)) for s in shapes.values()) == 3_049_985
-  # REFERENCE section 1's breakdown.
+  # docs/reference.md §1's breakdown.
   assert count(('layer_7', 'dilated_conv')) == 24_704
   assert count(('layer_7', 'condition_conv')) == 24_704
   assert count(('layer_7', 'diffusion_projection')) == 32_832

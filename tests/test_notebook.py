@@ -1,7 +1,7 @@
 """notebooks/colab_tpu.ipynb, executed headless on the CPU with the tiny config so that it never rots.
 
 The parameters cell is overridden (as papermill does) to point at a fake VCTK zip in VCTK's real
-layout, and the notebook runs twice: the second run is a new "session" without the unzipped corpus,
+layout, and the notebook runs twice: the second run is a new Colab runtime without the unzipped corpus,
 which must resume the run from its workdir and read the dataset prepared by the first.
 """
 
@@ -54,7 +54,7 @@ def test_colab_notebook_trains_resumes_and_upsamples(tmp_path):
   audio, rate = soundfile.read(upsampled[0])
   assert rate == 48000 and len(audio) == 24000 and np.all(np.isfinite(audio)) and np.abs(audio).max() > 0
 
-  # A new session: the VM's disk is wiped, Drive keeps the workdir and the prepared dataset.
+  # A new runtime: the VM's disk is wiped, Drive keeps the workdir and the prepared dataset.
   shutil.rmtree(vctk_dir)
   parameters['TRAIN_FLAGS'] = parameters['TRAIN_FLAGS'][:2] + ['--config.train.num_steps=8']
   output = execute(parameters)

@@ -8,12 +8,12 @@ import pytest
 import soundfile
 
 import evaluate
-import sample
 from nuwave_jax import checkpoints
 from nuwave_jax import conditioning
 from nuwave_jax import configuration
 from nuwave_jax import metrics
 from nuwave_jax import model as model_lib
+import sample
 
 
 @pytest.fixture(scope='module')

@@ -56,7 +56,7 @@ def test_upsampler_with_cached_condition_equals_sampling_with_the_plain_forward_
   starts = jnp.zeros((3,), jnp.int32)
   upsample = sampling.make_upsampler(module)
   cached = upsample(params, cond, PAPER, keys, starts)
-  plain = sampling.reverse_diffusion(lambda y, l, s: module.apply({'params': params}, y, cond, l),
+  plain = sampling.reverse_diffusion(lambda y, level, std: module.apply({'params': params}, y, cond, level),
                                      sampling.positional_noise(keys, starts, 600), PAPER)
   np.testing.assert_allclose(cached, plain, rtol=1e-5, atol=1e-5)
 

@@ -6,8 +6,9 @@ in TensorFlow (`make_condition_tf`, held to `conditioning.make_condition` by the
 
 The stream is a pure function of (seed, records consumed): epoch e reads this process's shard with
 files and records shuffled by seeds derived from (seed, e), and each record's crop and gain are
-stateless functions of its index in the stream. Resuming at step s rebuilds the stream at record s * local_batch, so a resumed run sees
-exactly the batches of an uninterrupted one, with nothing but the step to save.
+stateless functions of its index in the stream. Resuming at step s rebuilds the stream at record
+s * local_batch, so a resumed run sees exactly the batches of an uninterrupted one, with nothing but
+the step to save.
 """
 
 import os
