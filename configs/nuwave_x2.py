@@ -1,4 +1,4 @@
-"""NU-Wave x2 (24 kHz -> 48 kHz), the paper's recipe (REFERENCE sections 1-3).
+"""NU-Wave x2 (24 kHz -> 48 kHz), the paper's recipe (docs/reference.md §1-3).
 
 Run:  python train.py --config configs/nuwave_x2.py --workdir runs/nuwave_x2
 Cost: the paper trained on 2 V100s (global batch 36) for an unpublished length; users report

@@ -1,4 +1,4 @@
-"""NU-Wave x3 (16 kHz -> 48 kHz), the paper's recipe (REFERENCE sections 1-3).
+"""NU-Wave x3 (16 kHz -> 48 kHz), the paper's recipe (docs/reference.md §1-3).
 
 Run:  python train.py --config configs/nuwave_x3.py --workdir runs/nuwave_x3
 Cost: as nuwave_x2 (about 1.5 M steps at global batch 36).
