@@ -91,8 +91,11 @@ def get_config(ratio: int = 2) -> ml_collections.ConfigDict:
   config.sample.seed = 0
   # Each ancestral step's added noise sigma_t times this: 1 the paper, 0 none (see diffusion.py).
   config.sample.noise_scale = 1.0
-  config.sample.chunk_seconds = 2.0         # long files are sampled in overlapping chunks
-  config.sample.overlap_seconds = 0.5
-  config.sample.batch_size = 2              # chunks sampled at once (memory grows with it)
+  # Long files are sampled in overlapping chunks of chunk_seconds (a 4 s file is one chunk); the
+  # overlap is what the paper network's context needs for chunked output to equal unchunked to float
+  # rounding (8e-7; 0.1 s leaves 2e-4: docs/performance.md).
+  config.sample.chunk_seconds = 4.0
+  config.sample.overlap_seconds = 0.25
+  config.sample.batch_size = 1              # chunks sampled at once (memory grows with it; 4 s: ~3.5 GB)
 
   return config

@@ -69,41 +69,46 @@ def make_upsampler(module: nn.Module, prediction: str = 'eps', network_input: st
   return upsample
 
 
-def _crossfade_weights(width: int, overlap: int, first: bool, last: bool) -> np.ndarray:
-  """Weights of one chunk when joining: 1 inside, raised-cosine ramps over the central half of each
-  overlap, 0 in the outer quarter (the part sampled with the least context). [width] float64."""
+def _crossfade_weights(width: int, left: int, right: int) -> np.ndarray:
+  """Weights of one chunk when joining, given its overlaps with the chunks before (`left` samples)
+  and after (`right`; 0 where there is none): 1 inside, and in each overlap 0 over the outer quarter
+  (the part sampled with the least context), a raised-cosine ramp over the central half, 1 over the
+  inner quarter. A neighbour's ramp over the same overlap is the mirror image, so the weights of the
+  two chunks sum to 1 there. [width] float64."""
   weights = np.ones(width)
-  fade = overlap // 2
-  margin = (overlap - fade) // 2
-  ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(fade) + 0.5) / fade) if fade else np.zeros(0)
-  if not first:
-    weights[:margin] = 0.0
-    weights[margin:margin + fade] = ramp
-  if not last:
-    weights[width - margin - fade:width - margin] = ramp[::-1]
-    weights[width - margin:] = 0.0
+  for overlap, side in ((left, slice(None)), (right, slice(None, None, -1))):
+    if overlap:
+      fade, margin = overlap // 2, overlap // 4
+      ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(fade) + 0.5) / fade)
+      edge = weights[side]
+      edge[:margin] = 0.0
+      edge[margin:margin + fade] = ramp
   return weights
 
 
-def plan_chunks(length: int, chunk: int, overlap: int) -> list[tuple[int, int]]:
-  """(start, width) of the chunks covering [0, length): starts are multiples of chunk - overlap.
+def round_up_to_blocks(samples: int) -> int:
+  """The smallest multiple of NOISE_BLOCK_SAMPLES >= samples (at least one block)."""
+  return max(1, -(-samples // NOISE_BLOCK_SAMPLES)) * NOISE_BLOCK_SAMPLES
 
-  A signal no longer than a chunk is one chunk whose width is rounded up to a power-of-two number of
-  noise blocks (few distinct shapes, so few compilations).
+
+def plan_chunks(length: int, chunk: int, overlap: int) -> list[tuple[int, int]]:
+  """(start, width) of the chunks that tile [0, length) with the fewest extra samples.
+
+  A signal no longer than a chunk is one chunk, its length rounded up to whole noise blocks. A
+  longer one: chunks of `chunk` samples every chunk - overlap samples, the last one moved back so
+  that it ends within a noise block after the signal (it then overlaps its neighbour by more than
+  `overlap`). Starts are multiples of NOISE_BLOCK_SAMPLES, so that every chunk draws the noise the
+  whole signal would (`positional_noise`).
   """
   if chunk % NOISE_BLOCK_SAMPLES or overlap % NOISE_BLOCK_SAMPLES or not 0 <= overlap < chunk:
     raise ValueError(f'chunk ({chunk}) and overlap ({overlap}) must be multiples of '
                      f'{NOISE_BLOCK_SAMPLES} samples with overlap < chunk')
   if length <= chunk:
-    width = NOISE_BLOCK_SAMPLES
-    while width < length:
-      width *= 2
-    return [(0, min(width, chunk))]
+    return [(0, round_up_to_blocks(length))]
   hop = chunk - overlap
-  starts = [0]
-  while starts[-1] + chunk < length:
-    starts.append(starts[-1] + hop)
-  return [(s, chunk) for s in starts]
+  count = 1 + -(-(length - chunk) // hop)
+  starts = [i * hop for i in range(count - 1)] + [round_up_to_blocks(length - chunk)]
+  return [(start, chunk) for start in starts]
 
 
 def upsample_chunked(upsample, params, conditions: list[np.ndarray], keys: list[jax.Array],
@@ -111,33 +116,38 @@ def upsample_chunked(upsample, params, conditions: list[np.ndarray], keys: list[
                      on_batch: Callable[[int], None] | None = None) -> list[np.ndarray]:
   """Samples signals of any length in overlapping chunks, batched across signals and chunks.
 
-  conditions: 48 kHz conditions [time] of any lengths; keys: one PRNG key per signal. Chunks are
-  joined with a cross-fade (see `_crossfade_weights`). Because noise is positional, a chunk draws
-  the same noise as the whole signal, so with enough overlap the result equals unchunked sampling.
-  on_batch(n) is called after each batch of n chunks (for a progress bar). Returns [time] float32s.
+  conditions: 48 kHz conditions [time] of any lengths; keys: one PRNG key per signal. Chunks of one
+  width are sampled `batch_size` at a time (the last call of a width takes only the chunks left, so
+  no row is computed for nothing) and joined with a cross-fade (`_crossfade_weights`). Because noise
+  is positional, a chunk draws the same noise as the whole signal, so with enough overlap the result
+  equals unchunked sampling. on_batch(n) is called after each call on n chunks (for a progress bar).
+  Returns [time] float32s.
   """
   if batch_size < 1:
     raise ValueError(f'batch_size must be at least 1, got {batch_size}')
-  work = [(i, start, width, index == 0, index == len(plan) - 1)
-          for i, cond in enumerate(conditions)
-          for plan in [plan_chunks(len(cond), chunk, overlap)]
-          for index, (start, width) in enumerate(plan)]
+  work = []  # (signal, start, width, left overlap, right overlap)
+  for i, cond in enumerate(conditions):
+    plan = plan_chunks(len(cond), chunk, overlap)
+    ends = [start + width for start, width in plan]
+    for j, (start, width) in enumerate(plan):
+      left = ends[j - 1] - start if j else 0
+      right = ends[j] - plan[j + 1][0] if j + 1 < len(plan) else 0
+      work.append((i, start, width, left, right))
   sums = [np.zeros(len(c)) for c in conditions]
   norms = [np.zeros(len(c)) for c in conditions]
   for width in sorted({w[2] for w in work}):
     items = [w for w in work if w[2] == width]
     for b in range(0, len(items), batch_size):
       batch = items[b:b + batch_size]
-      cond = np.zeros((batch_size, width), np.float32)
-      for row, (i, start, _, _, _) in enumerate(batch):
+      cond = np.zeros((len(batch), width), np.float32)
+      for row, (i, start, *_) in enumerate(batch):
         piece = conditions[i][start:start + width]
         cond[row, :len(piece)] = piece
-      rows = [keys[i] for i, *_ in batch] + [keys[batch[0][0]]] * (batch_size - len(batch))
-      starts = np.array([s for _, s, *_ in batch] + [0] * (batch_size - len(batch)), np.int32)
-      out = np.asarray(upsample(params, cond, schedule, jnp.stack(rows), starts))
-      for row, (i, start, _, first, last) in enumerate(batch):
+      starts = np.array([start for _, start, *_ in batch], np.int32)
+      out = np.asarray(upsample(params, cond, schedule, jnp.stack([keys[i] for i, *_ in batch]), starts))
+      for row, (i, start, _, left, right) in enumerate(batch):
         n = min(width, len(conditions[i]) - start)
-        weights = _crossfade_weights(width, overlap, first, last)[:n]
+        weights = _crossfade_weights(width, left, right)[:n]
         sums[i][start:start + n] += weights * out[row, :n]
         norms[i][start:start + n] += weights
       if on_batch:

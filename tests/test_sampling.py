@@ -88,23 +88,51 @@ def test_positional_noise_of_a_chunk_equals_the_whole_at_that_position():
   assert abs(np.corrcoef(whole[0], sampling.positional_noise(key, jnp.array([0]), 5000)(4)[0])[0, 1]) < 0.05
 
 
-def test_plan_chunks_covers_the_signal_and_rounds_short_ones():
+def test_plan_chunks_tile_the_signal_with_less_than_a_noise_block_to_spare():
   assert sampling.plan_chunks(300, 4096, 1024) == [(0, 1024)]
-  assert sampling.plan_chunks(3000, 4096, 1024) == [(0, 4096)]
-  plan = sampling.plan_chunks(10_000, 4096, 1024)
-  assert plan == [(0, 4096), (3072, 4096), (6144, 4096)]
+  assert sampling.plan_chunks(3000, 4096, 1024) == [(0, 3072)]
+  assert sampling.plan_chunks(10_000, 4096, 1024) == [(0, 4096), (3072, 4096), (6144, 4096)]
+  # The last chunk moves back to end within a block of the signal, overlapping its neighbour by more.
+  assert sampling.plan_chunks(9000, 4096, 1024) == [(0, 4096), (3072, 4096), (5120, 4096)]
+  for length in (1, 1023, 1025, 4096, 4097, 7167, 7169, 20_000, 48_000 * 7 + 5):
+    plan = sampling.plan_chunks(length, 4096, 1024)
+    assert plan[0][0] == 0 and 0 <= plan[-1][0] + plan[-1][1] - length < 1024, (length, plan)
+    assert all(start % 1024 == 0 for start, _ in plan)
+    for (a, width), (b, _) in zip(plan, plan[1:]):
+      assert 1024 <= a + width - b < 4096  # every neighbour overlaps by at least `overlap`
   with pytest.raises(ValueError, match='multiples'):
     sampling.plan_chunks(10_000, 4000, 1024)
 
 
-def test_crossfade_weights_sum_to_one_across_an_overlap():
-  first = sampling._crossfade_weights(4096, 1024, first=True, last=False)
-  middle = sampling._crossfade_weights(4096, 1024, first=False, last=False)
-  total = np.zeros(3072 + 4096)
-  total[:4096] += first
-  total[3072:] += middle
-  np.testing.assert_allclose(total[:3072 + 4096 - 1024], 1.0, atol=1e-12)
-  assert middle[:256].max() == 0.0  # the outer quarter of the overlap is never used
+@pytest.mark.parametrize('left, right', [(1024, 1024), (2048, 1024), (0, 3072)])
+def test_crossfade_weights_sum_to_one_across_an_overlap(left, right):
+  # Three chunks of 4096: the second overlaps the first by `left`, the third by `right`.
+  starts = [0, 4096 - left, 8192 - left - right] if left else [0, 0, 4096 - right]
+  chunks = ([(0, 0, left), (starts[1], left, right), (starts[2], right, 0)] if left
+            else [(0, 0, right), (starts[2], right, 0)])
+  total = np.zeros(starts[2] + 4096)
+  for start, before, after in chunks:
+    total[start:start + 4096] += sampling._crossfade_weights(4096, before, after)
+  np.testing.assert_allclose(total, 1.0, atol=1e-12)
+  middle = sampling._crossfade_weights(4096, left, right)
+  assert middle[:left // 4].max(initial=0.0) == 0.0 and middle[4096 - right // 4:].max(initial=0.0) == 0.0
+
+
+def test_no_row_is_sampled_for_nothing(tiny_config):
+  calls = []
+
+  def upsample(params, cond, schedule, keys, starts):  # records what it is asked to compute
+    assert len(keys) == len(starts) == cond.shape[0]
+    calls.append(cond.shape)
+    return np.zeros(cond.shape, np.float32)
+
+  conditions = [np.ones(n, np.float32) for n in (9000, 700, 3000, 700, 4096)]
+  keys = [jax.random.key(i) for i in range(5)]
+  sampling.upsample_chunked(upsample, None, conditions, keys, PAPER, chunk=4096, overlap=1024, batch_size=2)
+  chunks = sum(len(sampling.plan_chunks(len(c), 4096, 1024)) for c in conditions)
+  assert sum(rows for rows, _ in calls) == chunks == 7
+  # Widths rounded to one noise block: 700 -> 1024 (two of them, one call), 3000 -> 3072, the rest 4096.
+  assert sorted(calls) == [(1, 3072), (2, 1024), (2, 4096), (2, 4096)]
 
 
 def test_chunked_sampling_equals_unchunked_sampling(tiny_config):
