@@ -48,11 +48,17 @@ def upsample_linear(low: np.ndarray, ratio: int, length: int | None = None) -> n
   return (low[..., left] * (1.0 - frac) + low[..., right] * frac).astype(np.float32)
 
 
+def low_rate_signal(audio: np.ndarray, ratio: int, n_fft: int = DEFAULT_N_FFT,
+                    hop: int = DEFAULT_HOP) -> np.ndarray:
+  """Steps 1-2: the simulated low-rate recording, 48 kHz / ratio. [batch, time] -> [batch, ceil(time / ratio)]."""
+  audio = np.asarray(audio, np.float32)
+  if audio.ndim != 2:
+    raise ValueError(f'the condition takes [batch, time] audio, got shape {audio.shape}')
+  return lowpass(audio, ratio, n_fft, hop)[:, ::ratio]
+
+
 def make_condition(audio: np.ndarray, ratio: int, n_fft: int = DEFAULT_N_FFT,
                    hop: int = DEFAULT_HOP) -> np.ndarray:
   """The condition y_c for 48 kHz audio. audio: [batch, time] float32 -> [batch, time] float32."""
   audio = np.asarray(audio, np.float32)
-  if audio.ndim != 2:
-    raise ValueError(f'make_condition takes [batch, time] audio, got shape {audio.shape}')
-  low = lowpass(audio, ratio, n_fft, hop)[:, ::ratio]
-  return upsample_linear(low, ratio, audio.shape[1])
+  return upsample_linear(low_rate_signal(audio, ratio, n_fft, hop), ratio, audio.shape[-1])

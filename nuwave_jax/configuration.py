@@ -8,6 +8,8 @@ checkpoint directory holds the config it was made with as `config.json`, so a ch
 without its config file and checked against another.
 """
 
+import ast
+import difflib
 import importlib.util
 import json
 import os
@@ -63,8 +65,8 @@ def check_config(config: ml_collections.ConfigDict) -> None:
   m, f, d, t, s = (config[group] for group in GROUPS)
   positive_int = lambda x: isinstance(x, int) and x >= 1
 
-  def largest_noise_std():
-    return float(diffusion.training_schedule(f.num_steps, f.beta_start, f.beta_end).noise_stds[-1])
+  largest_noise_std = lambda: diffusion.largest_noise_std(diffusion.training_betas(f.num_steps, f.beta_start,
+                                                                                  f.beta_end))
 
   checks = [
       (lambda: positive_int(m.residual_channels), 'model.residual_channels', 'an integer >= 1'),
@@ -116,6 +118,48 @@ def check_config(config: ml_collections.ConfigDict) -> None:
                for holds, field, rule in checks if not _holds(holds)]
   if problems:
     raise ValueError('; '.join(problems))
+
+
+def apply_overrides(config: ml_collections.ConfigDict, overrides: list[str],
+                    fixed_groups: tuple[str, ...] = ()) -> None:
+  """Sets 'group.key=value' overrides (the text after a command line's --config.) in place. The
+  value is read as the field's type (a Python literal for numbers, tuples and None; plain text for a
+  string field). A field that does not exist, a value that does not fit, and a field of
+  `fixed_groups` (a checkpoint's architecture, say; its compute-only fields excepted) are ValueErrors
+  naming the override."""
+  for override in overrides:
+    field, sep, text = override.partition('=')
+    if not sep:
+      raise ValueError(f'--config.{override}: give a value, as in --config.{field}=VALUE')
+    node, parts = config, field.split('.')
+    for depth, part in enumerate(parts):
+      keys = list(node.keys()) if isinstance(node, ml_collections.ConfigDict) else []
+      if part not in keys:
+        close = difflib.get_close_matches(part, keys, n=1)
+        hint = f'\nDid you mean "{close[0]}"?' if close else ''
+        raise ValueError(f"a --config override names no field of the config: '{part}' "
+                         f"(in --config.{override}){hint}")
+      if depth < len(parts) - 1:
+        node = node[part]
+    group, key = parts[0], parts[-1]
+    if group in fixed_groups and not (group == 'model' and key in COMPUTE_ONLY_KEYS):
+      raise ValueError(f'--config.{override}: {group}.{key} is fixed by the checkpoint')
+    current = node[key]
+    try:
+      value = text if isinstance(current, str) else _literal(text)
+      if isinstance(current, bool) and isinstance(value, str):
+        value = {'true': True, 'false': False}.get(value.lower(), value)
+      node[key] = value
+    except (TypeError, ValueError):
+      raise ValueError(f'--config.{override}: {field} must be of type {type(current).__name__}, not '
+                       f'{text!r}') from None
+
+
+def _literal(text: str):
+  try:
+    return ast.literal_eval(text)
+  except (ValueError, SyntaxError):
+    return text
 
 
 def _holds(check) -> bool:

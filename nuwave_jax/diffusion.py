@@ -53,9 +53,20 @@ def make_schedule(betas, noise_scale: float = 1.0) -> Schedule:
                   inv_sqrt_alphas=f32(1.0 / np.sqrt(alphas)), sigmas=f32(sigmas))
 
 
+def training_betas(num_steps: int, beta_start: float, beta_end: float) -> np.ndarray:
+  """The linear training betas, from beta_start to beta_end over num_steps (paper: 1e-6..0.006, T=1000)."""
+  return np.linspace(beta_start, beta_end, num_steps)
+
+
 def training_schedule(num_steps: int, beta_start: float, beta_end: float) -> Schedule:
-  """The linear training schedule: beta from beta_start to beta_end over num_steps (paper: 1e-6..0.006, T=1000)."""
-  return make_schedule(np.linspace(beta_start, beta_end, num_steps))
+  """The linear training schedule (`training_betas`)."""
+  return make_schedule(training_betas(num_steps, beta_start, beta_end))
+
+
+def largest_noise_std(betas) -> float:
+  """sqrt(1 - alpha_bar_T) of a schedule's betas, in float64 numpy (no JAX computation): 0.975 for
+  the paper's training schedule."""
+  return float(np.sqrt(-np.expm1(np.sum(np.log1p(-np.asarray(betas, np.float64))))))
 
 
 def sample_noise_level(rng: jax.Array, levels: jax.Array, batch: int) -> jax.Array:

@@ -7,12 +7,14 @@ utterances; the report gives the mean and standard deviation over runs, with the
 baseline (the condition itself) beside the model.
 """
 
+import dataclasses
 import json
 import pathlib
 
 import numpy as np
 
-from nuwave_jax import conditioning
+from nuwave_jax import band_merge
+from nuwave_jax import inference
 from nuwave_jax import metrics
 
 METRICS = ('snr', 'lsd', 'lsd_hf', 'lsd_lf')
@@ -52,37 +54,57 @@ def mean_scores(per_utterance: list[dict[str, float]]) -> dict[str, float]:
   return {m: float(np.mean([s[m] for s in per_utterance])) for m in METRICS}
 
 
-def evaluate(upsampler, utterances: list[tuple[str, np.ndarray]], runs: int, seed: int, on_batch=None):
-  """Scores `upsampler` (an `inference.Upsampler`, sampling as its config.sample says) on (name,
-  48 kHz audio) pairs that `scorable` kept.
+@dataclasses.dataclass
+class Evaluation:
+  """The report of `evaluate` and its first run's signals, [time] float32 at 48 kHz each."""
+  report: dict
+  references: list[np.ndarray]
+  conditions: list[np.ndarray]
+  outputs: list[np.ndarray]
+  outputs_keep_input_band: list[np.ndarray] | None
 
-  Returns (report dict, references, conditions, outputs of the first run).
+
+def evaluate(upsampler, utterances: list[tuple[str, np.ndarray]], runs: int, seed: int, on_batch=None,
+             keep_input_band: bool = False):
+  """Scores `upsampler` (an `inference.Upsampler`, sampling as its config.sample says) on (name,
+  48 kHz audio) pairs that `scorable` kept. Run r samples each utterance with the seed
+  `inference.seed_for(name, seed + r)`, as `nuwave-jax upsample` does. With keep_input_band the report
+  also scores the outputs with the input's own band kept (`band_merge`) as 'model_keep_input_band'.
+
+  Returns an `Evaluation`: the report dict and the first run's signals.
   """
   ratio, input_rate = upsampler.ratio, upsampler.input_rate_hz
-  d, sample = upsampler.config.data, upsampler.config.sample
   names = [n for n, _ in utterances]
   references = [prepare_reference(a, ratio) for _, a in utterances]
-  conditions = [conditioning.make_condition(r[None], ratio, d.lowpass_n_fft, d.lowpass_hop)[0]
-                for r in references]
+  simulated = [upsampler.simulate(r[None]) for r in references]
+  conditions = [condition[0] for condition, _ in simulated]
+  kept_band = [band_merge.to_48k(low, input_rate, len(r))[0] for (_, low), r in zip(simulated, references)]
   linear = [score(r, c, input_rate) for r, c in zip(references, conditions)]
-  run_means, per_run_scores, first_outputs = [], [], None
+  scored = {'model': [], 'model_keep_input_band': []}  # per run, per utterance
+  first = None
   for run in range(runs):
-    outputs = upsampler.upsample_signals(conditions, [seed + run] * len(conditions), sample.chunk_seconds,
-                                         sample.overlap_seconds, sample.batch_size, on_batch)
-    first_outputs = outputs if first_outputs is None else first_outputs
-    scores = [score(r, o, input_rate) for r, o in zip(references, outputs)]
-    per_run_scores.append(scores)
-    run_means.append(mean_scores(scores))
-  report = {
-      'utterances': len(utterances), 'runs': runs, 'ratio': ratio, 'input_rate_hz': input_rate,
-      'model': {m: {'mean': float(np.mean([r[m] for r in run_means])),
-                    'std': float(np.std([r[m] for r in run_means]))} for m in METRICS},
-      'linear': mean_scores(linear),
-      'per_run': run_means,
-      'per_utterance': [{'name': n, 'model': mean_scores([s[i] for s in per_run_scores]),
-                         'linear': linear[i]} for i, n in enumerate(names)],
-  }
-  return report, references, conditions, first_outputs
+    outputs = upsampler.upsample_signals(conditions, [inference.seed_for(n, seed + run) for n in names],
+                                         on_batch)
+    scored['model'].append([score(r, o, input_rate) for r, o in zip(references, outputs)])
+    merged = None
+    if keep_input_band:
+      merged = [band_merge.keep_input_band(o[None], k[None], input_rate / 2)[0]
+                for o, k in zip(outputs, kept_band)]
+      scored['model_keep_input_band'].append([score(r, m, input_rate) for r, m in zip(references, merged)])
+    first = first or (outputs, merged)
+  report = {'utterances': len(utterances), 'runs': runs, 'ratio': ratio, 'input_rate_hz': input_rate}
+  for key, per_run in scored.items():
+    if per_run:
+      run_means = [mean_scores(scores) for scores in per_run]
+      report[key] = {m: {'mean': float(np.mean([r[m] for r in run_means])),
+                         'std': float(np.std([r[m] for r in run_means]))} for m in METRICS}
+      report[f'{key}_per_run'] = run_means
+  report['linear'] = mean_scores(linear)
+  report['per_utterance'] = [
+      {'name': n, 'linear': linear[i], **{key: mean_scores([scores[i] for scores in per_run])
+                                          for key, per_run in scored.items() if per_run}}
+      for i, n in enumerate(names)]
+  return Evaluation(report, references, conditions, *first)
 
 
 def write_report(report: dict, path: pathlib.Path) -> None:

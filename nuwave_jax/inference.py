@@ -1,11 +1,12 @@
-"""Upsampling real audio files with a checkpoint: what `sample.py` and `evaluate.py` call.
+"""Upsampling real audio files with a checkpoint: what `nuwave-jax upsample` and `evaluate` call.
 
 A file at the checkpoint's input rate (24 kHz for x2, 16 kHz for x3) goes through the same path the
 model was trained on: its samples are the decimated signal, brought to 48 kHz by half-pixel linear
 interpolation (`conditioning.upsample_linear`). The original's own script resampled real inputs with
-librosa instead, a train/test mismatch that left its users with no upsampling. A 48 kHz file is only
-taken as ground truth, with `simulate=True`: the low-resolution input is then made from it exactly as
-in training (`conditioning.make_condition`).
+librosa instead, a train/test mismatch that left its users with no upsampling. A 48 kHz file is taken
+as ground truth only when asked (`simulate`): its low-resolution input is then made from it exactly as
+in training (`conditioning.low_rate_signal`). Every channel of a file is upsampled, each as a signal of
+its own with the file's seed, so a stereo image stays where it was.
 """
 
 import dataclasses
@@ -25,6 +26,9 @@ from nuwave_jax import model as model_lib
 from nuwave_jax import sampling
 from nuwave_jax.data import audio as audio_io
 
+# What a command may change in a checkpoint's config: how it samples, and how the network computes.
+FIXED_GROUPS = ('model', 'diffusion', 'data', 'train')
+
 
 class InputError(ValueError):
   """A user input that cannot be upsampled (the message names the file and the problem)."""
@@ -32,22 +36,22 @@ class InputError(ValueError):
 
 @dataclasses.dataclass
 class Upsampler:
-  """A restored checkpoint and its jitted sampler."""
+  """A restored checkpoint and its jitted sampler; config.sample says how it samples."""
   config: ml_collections.ConfigDict
   params: dict
   schedule: diffusion.Schedule
   upsample: object  # sampling.make_upsampler(...)
 
   @classmethod
-  def from_checkpoint(cls, directory, use_ema: bool = True, betas=None,
-                      noise_scale: float | None = None) -> 'Upsampler':
-    """betas and noise_scale default to the checkpoint's config.sample."""
+  def from_checkpoint(cls, directory, use_ema: bool = True, overrides: list[str] = ()) -> 'Upsampler':
+    """overrides: 'sample.key=value' texts (and the compute-only model.dtype, model.kernels)."""
     params, config, _ = checkpoints.restore_params(directory, use_ema=use_ema)
-    if noise_scale is not None:
-      config.sample.noise_scale = noise_scale
-    if betas is not None:
-      config.sample.betas = tuple(float(b) for b in betas)
+    configuration.apply_overrides(config, list(overrides), fixed_groups=FIXED_GROUPS)
     configuration.check_config(config)
+    return cls.for_params(config, params)
+
+  @classmethod
+  def for_params(cls, config: ml_collections.ConfigDict, params) -> 'Upsampler':
     schedule = diffusion.make_schedule(config.sample.betas, config.sample.noise_scale)
     upsample = sampling.make_upsampler(model_lib.build_model(config), config.model.prediction,
                                        config.model.network_input)
@@ -61,54 +65,53 @@ class Upsampler:
   def input_rate_hz(self) -> int:
     return self.config.data.sample_rate_hz // self.ratio
 
-  def condition_from_file(self, audio: np.ndarray, rate: int, path, simulate: bool = False,
-                          resample: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
-    """(48 kHz condition [time], 48 kHz ground truth [time] or None) for a decoded mono file."""
-    target = self.config.data.sample_rate_hz
-    if rate == target:
-      if not simulate:
-        raise InputError(f'{path}: already {rate} Hz; pass --simulate to treat it as ground truth and '
-                         f'upsample its simulated {self.input_rate_hz} Hz version')
-      reference = audio[:len(audio) // self.ratio * self.ratio]
-      if len(reference) == 0:
-        raise InputError(f'{path}: shorter than {self.ratio} samples')
-      d = self.config.data
-      return conditioning.make_condition(reference[None], self.ratio, d.lowpass_n_fft,
-                                         d.lowpass_hop)[0], reference
+  def simulate(self, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(48 kHz condition, low-rate signal at input_rate_hz) of 48 kHz ground truth [channels, time],
+    made as in training; time must be a multiple of the ratio."""
+    d = self.config.data
+    low = conditioning.low_rate_signal(reference, self.ratio, d.lowpass_n_fft, d.lowpass_hop)
+    return conditioning.upsample_linear(low, self.ratio, reference.shape[-1]), low
+
+  def condition_from_file(self, audio: np.ndarray, rate: int, path,
+                          resample: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(48 kHz condition [channels, time], the low-rate signal [channels, n] at input_rate_hz) of a
+    decoded file [channels, n] at its own `rate`; an InputError names the file if it cannot be."""
+    if rate == self.config.data.sample_rate_hz:
+      raise InputError(f'{path}: already {rate} Hz; pass --simulate to treat it as ground truth and '
+                       f'upsample its simulated {self.input_rate_hz} Hz version')
     if rate != self.input_rate_hz:
       if not resample:
-        only_48k = f'; --simulate takes only {target} Hz files as ground truth' if simulate else ''
         raise InputError(f'{path}: {rate} Hz, but this checkpoint upsamples {self.input_rate_hz} Hz '
-                         f'(x{self.ratio}); pass --resample to resample it to {self.input_rate_hz} Hz'
-                         f'{only_48k}')
-      audio = soxr.resample(audio, rate, self.input_rate_hz, quality='VHQ').astype(np.float32)
-      if len(audio) == 0:
+                         f'(x{self.ratio}); pass --resample to resample it to {self.input_rate_hz} Hz')
+      audio = soxr.resample(audio.T, rate, self.input_rate_hz, quality='VHQ').T.reshape(len(audio), -1)
+      if audio.shape[1] == 0:
         raise InputError(f'{path}: too short to resample: no sample is left at {self.input_rate_hz} Hz')
-    return conditioning.upsample_linear(audio[None], self.ratio)[0], None
+    audio = np.ascontiguousarray(audio, np.float32)
+    return conditioning.upsample_linear(audio, self.ratio), audio
 
-  def chunk_samples(self, chunk_seconds: float, overlap_seconds: float) -> tuple[int, int]:
-    """(chunk, overlap) in samples, rounded to whole noise blocks."""
-    block = sampling.NOISE_BLOCK_SAMPLES
+  def chunk_samples(self) -> tuple[int, int]:
+    """config.sample's (chunk, overlap) in samples, rounded to whole noise blocks."""
+    s, block = self.config.sample, sampling.NOISE_BLOCK_SAMPLES
     to_blocks = lambda seconds: round(seconds * self.config.data.sample_rate_hz / block) * block
-    chunk, overlap = max(block, to_blocks(chunk_seconds)), to_blocks(overlap_seconds)
+    chunk, overlap = max(block, to_blocks(s.chunk_seconds)), to_blocks(s.overlap_seconds)
     if not 0 <= overlap < chunk:
-      raise InputError(f'the overlap ({overlap_seconds} s) must be shorter than the chunk '
-                       f'({chunk_seconds} s)')
+      raise InputError(f'the overlap ({s.overlap_seconds} s) must be shorter than the chunk '
+                       f'({s.chunk_seconds} s)')
     return chunk, overlap
 
-  def count_chunks(self, lengths: list[int], chunk_seconds: float, overlap_seconds: float) -> int:
-    chunk, overlap = self.chunk_samples(chunk_seconds, overlap_seconds)
+  def count_chunks(self, lengths: list[int]) -> int:
+    chunk, overlap = self.chunk_samples()
     return sum(len(sampling.plan_chunks(n, chunk, overlap)) for n in lengths)
 
-  def upsample_signals(self, conditions: list[np.ndarray], seeds: list[int], chunk_seconds: float,
-                       overlap_seconds: float, batch_size: int, on_batch=None) -> list[np.ndarray]:
-    """48 kHz outputs for 48 kHz conditions of any length, each peak-normalised as in training."""
-    chunk, overlap = self.chunk_samples(chunk_seconds, overlap_seconds)
+  def upsample_signals(self, conditions: list[np.ndarray], seeds: list[int], on_batch=None) -> list[np.ndarray]:
+    """48 kHz outputs [time] for 48 kHz conditions [time] of any length, each peak-normalised as in
+    training and scaled back; chunked and batched as config.sample says."""
+    chunk, overlap = self.chunk_samples()
     peaks = [float(np.max(np.abs(c))) if len(c) else 0.0 for c in conditions]
     scaled = [c / p if p > 0 else c for c, p in zip(conditions, peaks)]
     keys = [jax.random.key(s) for s in seeds]
     outputs = sampling.upsample_chunked(self.upsample, self.params, scaled, keys, self.schedule, chunk,
-                                        overlap, batch_size, on_batch)
+                                        overlap, self.config.sample.batch_size, on_batch)
     # Silence in, silence out: a silent condition carries no information to upsample.
     return [o * p if p > 0 else np.zeros_like(o) for o, p in zip(outputs, peaks)]
 
@@ -119,9 +122,11 @@ def seed_for(name: str, seed: int) -> int:
   return zlib.crc32(f'{seed}:{pathlib.Path(name).name}'.encode()) & 0x7FFFFFFF
 
 
-def read_input(path) -> tuple[np.ndarray, int]:
-  """Decoded mono float32 audio at the file's own rate; an InputError names the file on failure."""
+def read_input(path, mono: bool = False) -> tuple[np.ndarray, int]:
+  """Decoded float32 audio [channels, time] (one channel when `mono`: their mean) at the file's own
+  rate; an InputError names the file on failure."""
   try:
-    return audio_io.read_audio_native(path)
+    audio, rate = audio_io.read_audio_channels(path)
   except audio_io.AudioError as error:
     raise InputError(str(error)) from None
+  return (audio.mean(axis=0, keepdims=True) if mono else audio), rate

@@ -33,7 +33,6 @@ from nuwave_jax import diffusion
 from nuwave_jax import evaluation
 from nuwave_jax import inference
 from nuwave_jax import model as model_lib
-from nuwave_jax import sampling
 
 DATA_AXIS = 'data'
 
@@ -104,8 +103,8 @@ def make_noise_draw(config: ml_collections.ConfigDict):
   """`draw(rng, shape) -> (next rng, noise level l [batch], noise std s [batch], noise eps [batch,
   time])`: a train step's random draws from its RNG key, l and s as config.diffusion draws them."""
   d = config.diffusion
-  schedule = diffusion.training_schedule(d.num_steps, d.beta_start, d.beta_end)
-  levels, max_noise_std = schedule.levels, float(schedule.noise_stds[-1])  # the schedule's largest
+  betas = diffusion.training_betas(d.num_steps, d.beta_start, d.beta_end)
+  levels, max_noise_std = diffusion.make_schedule(betas).levels, diffusion.largest_noise_std(betas)
 
   def draw(rng, shape):
     rng, level_rng, noise_rng = jax.random.split(rng, 3)
@@ -307,7 +306,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir,
   mesh = make_mesh()
   train_step = make_train_step(config, mesh)  # checks the batch against devices and microbatches
   lr = learning_rate(config)
-  eval_schedule = diffusion.make_schedule(config.sample.betas, config.sample.noise_scale)
   manager = checkpoints.make_manager(workdir, keep=t.keep_checkpoints)
   latest = manager.latest_step()
   if latest is None:
@@ -359,21 +357,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir,
         save_state(manager, state)
       if eval_set and (step % t.eval_every == 0 or step == t.num_steps):
         if is_main:
-          upsampler = upsampler or inference.Upsampler(
-              config, None, eval_schedule, sampling.make_upsampler(model_lib.build_model(config),
-                                                                   config.model.prediction,
-                                                                   config.model.network_input))
+          upsampler = upsampler or inference.Upsampler.for_params(config, None)
           upsampler.params = jax.device_get(state.ema_params)
-          report, references, conditions, outputs = evaluation.evaluate(upsampler, eval_set, 1,
-                                                                         config.sample.seed)
-          model, linear = report['model'], report['linear']
+          result = evaluation.evaluate(upsampler, eval_set, 1, config.sample.seed)
+          model, linear = result.report['model'], result.report['linear']
           writer.scalars(step, {**{f'eval/{k}': v['mean'] for k, v in model.items()},
                                 **{f'eval/{k}_linear': v for k, v in linear.items()}})
           rate = config.data.sample_rate_hz
-          writer.audio(step, 'eval/upsampled', as_rows(outputs), rate)
+          writer.audio(step, 'eval/upsampled', as_rows(result.outputs), rate)
           if step == t.eval_every:
-            writer.audio(step, 'eval/reference', as_rows(references), rate)
-            writer.audio(step, 'eval/linear', as_rows(conditions), rate)
+            writer.audio(step, 'eval/reference', as_rows(result.references), rate)
+            writer.audio(step, 'eval/linear', as_rows(result.conditions), rate)
           progress.write(f"step {step}: eval SNR {model['snr']['mean']:.2f} dB (linear {linear['snr']:.2f}),"
                          f" LSD {model['lsd']['mean']:.3f} (linear {linear['lsd']:.3f})")
       if stop:

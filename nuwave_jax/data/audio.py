@@ -1,7 +1,8 @@
 """Reading and writing audio files: any format soundfile reads, any rate, any channel count.
 
-Audio is mixed to mono (the channel mean), resampled with soxr's very-high-quality resampler when a
-target rate is given, and returned as float32 in [-1, 1] (for PCM files). Problems raise AudioError
+Audio is read with all its channels (`read_audio_channels`) or mixed to mono (the channel mean),
+resampled with soxr's very-high-quality resampler when a target rate is given, and returned as
+float32 in [-1, 1] (for PCM files). Problems raise AudioError
 with the file's name: an unreadable or corrupt file, no samples, NaN or Inf samples.
 
 An utterance of a corpus, for training or evaluation, is `prepare_utterance`'s: 48 kHz, trimmed,
@@ -22,18 +23,23 @@ class AudioError(ValueError):
   """An audio file that cannot be used; the message names the file and the problem."""
 
 
-def read_audio_native(path) -> tuple[np.ndarray, int]:
-  """(mono float32 [time], sample rate in Hz) of a file, at its own rate."""
+def read_audio_channels(path) -> tuple[np.ndarray, int]:
+  """(float32 [channels, time], sample rate in Hz) of a file, at its own rate."""
   try:
     audio, rate = soundfile.read(str(path), dtype='float32', always_2d=True)
   except Exception as error:  # soundfile raises LibsndfileError, RuntimeError, TypeError, ...
     raise AudioError(f'{path}: cannot be read as audio ({error})') from None
   if audio.shape[0] == 0:
     raise AudioError(f'{path}: holds no samples')
-  audio = audio.mean(axis=1) if audio.shape[1] > 1 else audio[:, 0]
   if not np.all(np.isfinite(audio)):
     raise AudioError(f'{path}: has NaN or infinite samples')
-  return np.ascontiguousarray(audio, np.float32), int(rate)
+  return np.ascontiguousarray(audio.T), int(rate)
+
+
+def read_audio_native(path) -> tuple[np.ndarray, int]:
+  """(mono float32 [time], sample rate in Hz) of a file, at its own rate: the channels' mean."""
+  audio, rate = read_audio_channels(path)
+  return np.ascontiguousarray(audio.mean(axis=0) if len(audio) > 1 else audio[0], np.float32), rate
 
 
 def read_audio(path, sample_rate_hz: int) -> np.ndarray:
@@ -75,14 +81,17 @@ def read_utterances(folder, trim_top_db: float, limit: int | None = None) -> lis
 
 
 def write_wav(path, audio: np.ndarray, sample_rate_hz: int, float_samples: bool = False) -> None:
-  """A mono WAV of audio [time]: 16-bit PCM with samples beyond [-1, 1] clipped, or 32-bit float
-  samples as they are (`float_samples`). An AudioError names the file if it cannot be written."""
+  """A WAV of audio [time] (mono) or [channels, time]: 16-bit PCM with samples beyond [-1, 1]
+  clipped, or 32-bit float samples as they are (`float_samples`). An AudioError names the file if it
+  cannot be written."""
+  frames = np.asarray(audio, np.float32)
+  frames = frames.T if frames.ndim == 2 else frames
   try:
     pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
     if float_samples:
-      soundfile.write(str(path), np.asarray(audio, np.float32), sample_rate_hz, subtype='FLOAT')
+      soundfile.write(str(path), frames, sample_rate_hz, subtype='FLOAT')
     else:
-      soundfile.write(str(path), np.clip(audio, -1.0, 1.0), sample_rate_hz, subtype='PCM_16')
+      soundfile.write(str(path), np.clip(frames, -1.0, 1.0), sample_rate_hz, subtype='PCM_16')
   except Exception as error:  # OSError from mkdir, LibsndfileError from soundfile
     raise AudioError(f'{path}: cannot be written ({error})') from None
 
