@@ -180,7 +180,7 @@ def convert(checkpoint_path, config: ml_collections.ConfigDict, out_dir, trust_p
 
 
 def main(argv=None) -> int:
-  parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
+  parser = argparse.ArgumentParser(prog='nuwave-jax convert', description=__doc__.split('\n\n')[0],
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument('checkpoint', help='original .ckpt (Lightning) or _EMA state dict file')
   parser.add_argument('--config', required=True, help='config file, e.g. configs/nuwave_x2.py')

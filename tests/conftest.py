@@ -99,3 +99,22 @@ def tiny_folder_config(tiny_config, synthetic_folder, tmp_path):
   tiny_config.data.tfds_data_dir = str(tmp_path / 'tfds')
   tiny_config.data.trim_top_db = 0.0
   return tiny_config
+
+
+@pytest.fixture(scope='package')
+def tiny_checkpoint(tmp_path_factory):
+  """A tiny (untrained) checkpoint directory, as training writes it (params and EMA params)."""
+  import jax
+
+  from nuwave_jax import checkpoints
+  from nuwave_jax import configuration
+  from nuwave_jax import model as model_lib
+  config = tiny.get_config()
+  directory = tmp_path_factory.mktemp('checkpoint')
+  params = model_lib.init_params(model_lib.build_model(config), jax.random.key(0))
+  configuration.save_config(directory, config)
+  manager = checkpoints.make_manager(directory)
+  checkpoints.save(manager, 10, {'params': params, 'ema_params': params})
+  manager.wait_until_finished()
+  manager.close()
+  return directory

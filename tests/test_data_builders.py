@@ -137,6 +137,26 @@ def test_recordings_below_44k1_are_named_in_a_warning(tmp_path, caplog):
   assert 'empty above half that rate' in caplog.text
 
 
+def test_byte_identical_files_are_counted_in_a_warning_and_preparation_says_where_it_goes(tmp_path, caplog,
+                                                                                         capsys):
+  (tmp_path / 'corpus' / 'train').mkdir(parents=True)
+  rng = np.random.default_rng(3)
+  for name in ('a', 'b', 'c'):
+    soundfile.write(tmp_path / 'corpus' / 'train' / f'{name}.wav', rng.uniform(-0.3, 0.3, 4800), 48000)
+  for copy in ('a_again', 'a_once_more'):
+    (tmp_path / 'corpus' / 'train' / f'{copy}.wav').write_bytes((tmp_path / 'corpus' / 'train' / 'a.wav').read_bytes())
+  builder = builders.NuwaveAudioFolder(folder=tmp_path / 'corpus', data_dir=str(tmp_path / 'tfds'))
+  with caplog.at_level(logging.WARNING):
+    builder.download_and_prepare()
+  assert ('train split under' in caplog.text and '2 of its 5 files are byte-identical copies' in caplog.text
+          and 'train/a_again.wav and train/a.wav' in caplog.text)
+  assert builder.info.splits['train'].num_examples == 5  # kept: the folder is the user's
+  out = capsys.readouterr().out
+  assert f'preparing audio files under {tmp_path / "corpus"} once as a TFDS dataset in {builder.data_dir}' in out
+  assert 'prepared train 5 utterances' in out and 'Downloading' not in out + caplog.text
+  assert 'Using custom data configuration' not in caplog.text
+
+
 def test_folder_builder_errors(tmp_path):
   (tmp_path / 'empty').mkdir()
   with pytest.raises(FileNotFoundError, match='holds no audio files'):

@@ -2,33 +2,20 @@
 
 import json
 
-import jax
 import numpy as np
 import pytest
 import soundfile
 
 import evaluate
-from nuwave_jax import checkpoints
 from nuwave_jax import conditioning
 from nuwave_jax import configuration
 from nuwave_jax import metrics
-from nuwave_jax import model as model_lib
 import sample
 
 
-@pytest.fixture(scope='module')
-def checkpoint(tmp_path_factory):
-  """A tiny (untrained) checkpoint directory, as training writes it."""
-  from configs import tiny
-  config = tiny.get_config()
-  directory = tmp_path_factory.mktemp('checkpoint')
-  params = model_lib.init_params(model_lib.build_model(config), jax.random.key(0))
-  configuration.save_config(directory, config)
-  manager = checkpoints.make_manager(directory)
-  checkpoints.save(manager, 10, {'params': params, 'ema_params': params})
-  manager.wait_until_finished()
-  manager.close()
-  return directory
+@pytest.fixture
+def checkpoint(tiny_checkpoint):
+  return tiny_checkpoint
 
 
 def _write(path, audio, rate, **kwargs):
@@ -66,9 +53,9 @@ def test_upsamples_real_24k_files_and_reports_bad_ones_without_stopping(checkpoi
                        ('hq', 'already 48000 Hz.*--simulate'), ('corrupt', 'cannot be read')):
     assert any(bad[key] in e and __import__('re').search(problem, e) for e in errors), key
   for key, path in inputs.items():
-    audio, rate = soundfile.read(out / (key + '.wav'))
+    audio, rate = soundfile.read(out / (key + '.wav'), always_2d=True)
     assert rate == 48000 and len(audio) == 2 * soundfile.info(path).frames, key
-    assert np.all(np.isfinite(audio))
+    assert audio.shape[1] == soundfile.info(path).channels and np.all(np.isfinite(audio)), key
   assert np.all(soundfile.read(out / 'silent.wav')[0] == 0)  # silence in, silence out
 
 
@@ -140,7 +127,7 @@ def test_bad_options_and_unwritable_outputs_get_clear_errors(checkpoint, tmp_pat
   for batch in ('0', '-1'):
     assert sample.main([path, '--checkpoint', str(checkpoint), '--output', str(tmp_path / 'o'),
                         '--batch-size', batch]) == 2
-    assert f'--batch-size {batch}: must be at least 1' in capsys.readouterr().err
+    assert f'sample.batch_size must be an integer >= 1, got {batch}' in capsys.readouterr().err
   tiny = _write(tmp_path / 'tiny.wav', [0.5], 96000)  # no sample left at 24 kHz
   assert sample.main([tiny, '--resample', '--checkpoint', str(checkpoint), '--output',
                       str(tmp_path / 'o')]) == 1
@@ -201,9 +188,13 @@ def test_evaluate_writes_a_report_with_the_linear_baseline(checkpoint, tmp_path,
   report = json.loads((out / 'report.json').read_text())
   assert report['runs'] == 2 and report['utterances'] == 2
   assert set(report['model']['lsd']) == {'mean', 'std'} and report['model']['snr']['std'] > 0
-  # The baseline, recomputed independently: peak-normalised, trimmed to even length, linear interp.
+  # The baseline, recomputed independently: trimmed at 15 dB as the data are, 16-bit, peak-normalised,
+  # cut to an even length, linear interpolation.
+  import librosa
   expected = []
   for clip in clips:
+    clip, _ = librosa.effects.trim(clip.astype(np.float32), top_db=15)
+    clip = np.round(clip / np.abs(clip).max() * 32767) / 32767
     ref = clip[:len(clip) // 2 * 2] / np.abs(clip[:len(clip) // 2 * 2]).max()
     expected.append(metrics.snr(ref, conditioning.make_condition(ref[None].astype(np.float32), 2)[0]))
   np.testing.assert_allclose(report['linear']['snr'], np.mean(expected), rtol=1e-4)
@@ -236,3 +227,84 @@ def test_evaluate_leaves_out_what_cannot_be_scored_and_refuses_zero_runs(checkpo
   (data / 'speech.wav').unlink()
   assert evaluate.main(['--checkpoint', str(checkpoint), '--data', str(data), '--output', str(out)]) == 2
   assert 'no utterance can be scored' in capsys.readouterr().err
+
+
+def _tone(seconds, rate, hz, amplitude=0.5):
+  return amplitude * np.sin(2 * np.pi * hz * np.arange(int(seconds * rate)) / rate)
+
+
+def test_stereo_comes_back_in_place_and_mono_stays_mono(checkpoint, tmp_path):
+  left = _tone(0.2, 24000, 300)
+  _write(tmp_path / 'stereo.wav', np.stack([left, np.zeros_like(left)], axis=1), 24000)  # right silent
+  _write(tmp_path / 'same.wav', np.stack([left, left], axis=1), 24000)
+  _write(tmp_path / 'mono.wav', left, 24000)
+  out = tmp_path / 'out'
+  assert sample.main([str(tmp_path / n) for n in ('stereo.wav', 'same.wav', 'mono.wav')] +
+                     ['--checkpoint', str(checkpoint), '--output', str(out)]) == 0
+  stereo = soundfile.read(out / 'stereo.wav', always_2d=True)[0]
+  assert stereo.shape == (9600, 2) and np.abs(stereo[:, 0]).max() > 0.1 and np.all(stereo[:, 1] == 0)
+  same = soundfile.read(out / 'same.wav', always_2d=True)[0]
+  np.testing.assert_array_equal(same[:, 0], same[:, 1])  # one seed for every channel of a file
+  mono = soundfile.read(out / 'mono.wav', always_2d=True)[0]
+  assert mono.shape == (9600, 1)
+  assert sample.main([str(tmp_path / 'stereo.wav'), '--mono', '--checkpoint', str(checkpoint), '--output',
+                      str(tmp_path / 'mixed')]) == 0
+  assert soundfile.read(tmp_path / 'mixed' / 'stereo.wav', always_2d=True)[0].shape == (9600, 1)
+
+
+def test_a_nested_folder_is_mirrored(checkpoint, tmp_path, capsys):
+  root = tmp_path / 'in'
+  (root / 'a' / 'b').mkdir(parents=True)
+  (root / '.hidden').mkdir()
+  _write(root / 'a' / 'b' / 'c.wav', _tone(0.1, 24000, 200), 24000)
+  _write(root / 'd.flac', _tone(0.1, 24000, 400), 24000)
+  _write(root / '.hidden' / 'e.wav', _tone(0.1, 24000, 400), 24000)
+  (root / 'notes.txt').write_text('not audio')
+  single = _write(tmp_path / 'f.ogg', _tone(0.1, 24000, 500), 24000)
+  assert sample.main([str(root), single, '--checkpoint', str(checkpoint), '--output', str(tmp_path / 'out')]) == 0
+  written = sorted(str(p.relative_to(tmp_path / 'out')) for p in (tmp_path / 'out').rglob('*.wav'))
+  assert written == ['a/b/c.wav', 'd.wav', 'f.wav']
+  assert sample.main([str(tmp_path / 'out'), '--checkpoint', str(checkpoint), '--output', str(tmp_path / 'out')]) == 1
+  assert capsys.readouterr().err.count('would overwrite an input') == 3
+  assert sample.main([str(tmp_path / 'missing'), '--checkpoint', str(checkpoint), '--output', str(tmp_path)]) == 2
+
+
+def test_keep_input_band_leaves_the_input_band_as_it_was(checkpoint, tmp_path):
+  from nuwave_jax import band_merge
+  rng = np.random.default_rng(5)
+  # Beyond full scale, so that the outputs are float WAVs: the untrained network's loud high band
+  # would clip a 16-bit file, and clipping spreads over every band.
+  low = 2 * (_tone(0.5, 24000, 1000) + _tone(0.5, 24000, 9000, 0.2) + 0.01 * rng.normal(size=12000))
+  path = _write(tmp_path / 'x.wav', low, 24000, subtype='FLOAT')
+  for flag, name in (([], 'plain'), (['--keep-input-band'], 'kept')):
+    assert sample.main([path, *flag, '--checkpoint', str(checkpoint), '--output', str(tmp_path / name),
+                        '--config.sample.noise_scale=1.0']) == 0
+  reference = band_merge.to_48k(low[None], 24000, 24000)[0]  # the input, band-limited to 48 kHz
+  # Hann-windowed spectra: a rectangular window would leak the loud high band into the low one.
+  band = lambda x, lo, hi: np.fft.rfft(x * np.hanning(len(x)))[int(lo * len(x) / 48000):int(hi * len(x) / 48000)]
+  error = lambda name, lo, hi: (np.linalg.norm(band(soundfile.read(tmp_path / name / 'x.wav')[0], lo, hi)
+                                               - band(reference, lo, hi)) / np.linalg.norm(band(reference, lo, hi)))
+  # Below the cutoff (12 kHz) minus the crossfade, the kept output is the input;
+  # the untrained model's own output there is not.
+  assert error('kept', 100, 12000 - band_merge.TRANSITION_HZ) < 1e-5 < 0.1 < error('plain', 100, 11000)
+  above = lambda name: np.abs(band(soundfile.read(tmp_path / name / 'x.wav')[0], 12500, 24000))
+  np.testing.assert_allclose(above('kept'), above('plain'), rtol=1e-4, atol=1e-4 * above('plain').max())
+
+
+def test_simulate_scores_a_file_as_evaluate_does(checkpoint, tmp_path, capsys):
+  import re
+  data = tmp_path / 'data'
+  data.mkdir()
+  rng = np.random.default_rng(2)
+  _write(data / 'clean.wav', np.concatenate([np.zeros(2400), _tone(0.3, 48000, 700) + 0.05 * rng.normal(size=14400),
+                                             np.zeros(2400)]), 48000)
+  assert sample.main([str(data / 'clean.wav'), '--simulate', '--seed', '4', '--checkpoint', str(checkpoint),
+                      '--output', str(tmp_path / 'out')]) == 0
+  printed = re.search(r'SNR (-?[\d.]+) dB, LSD ([\d.]+) \(linear: (-?[\d.]+) dB, ([\d.]+)\)', capsys.readouterr().out)
+  assert evaluate.main(['--checkpoint', str(checkpoint), '--data', str(data), '--runs', '1', '--seed', '4',
+                        '--output', str(tmp_path / 'report'), '--plots', '0']) == 0
+  scores = json.loads((tmp_path / 'report' / 'report.json').read_text())['per_utterance'][0]
+  assert [float(x) for x in printed.groups()] == [round(scores['model']['snr'], 2), round(scores['model']['lsd'], 3),
+                                                  round(scores['linear']['snr'], 2), round(scores['linear']['lsd'], 3)]
+  # Both score the file trimmed of its leading and trailing silence, as the data are prepared.
+  assert len(soundfile.read(tmp_path / 'out' / 'clean.wav')[0]) < 19200

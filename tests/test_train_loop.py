@@ -150,9 +150,11 @@ def test_eval_utterances_that_cannot_be_scored_are_left_out_by_name(tiny_folder_
 
 
 @pytest.mark.parametrize('override, expected', [
-    ('--config.trian.lr=1', 'names no field of the config: \'trian\'\nDid you mean "train"'),
-    ('--config.train.batch_sise=3', 'names no field of the config: \'batch_sise\'\nDid you mean "batch_size"'),
-    ('--config.train.batch_size=abc', "--config.train.batch_size=abc: invalid literal for int()"),
+    ('--config.trian.lr=1', 'names no field of the config: \'trian\' (in --config.trian.lr=1)\nDid you mean "train"'),
+    ('--config.train.batch_sise=3', 'names no field of the config: \'batch_sise\' (in --config.train.batch_sise=3)'
+                                    '\nDid you mean "batch_size"'),
+    ('--config.train.batch_size=abc', "--config.train.batch_size=abc: train.batch_size must be of type int, not 'abc'"),
+    ('--config.train.keep_checkpoints=0', 'train.keep_checkpoints must be at least 1'),
 ])
 def test_train_py_names_a_bad_config_override_in_one_error(override, expected, tmp_path):
   import subprocess
@@ -161,8 +163,9 @@ def test_train_py_names_a_bad_config_override_in_one_error(override, expected, t
   result = subprocess.run([sys.executable, 'train.py', '--config', 'configs/tiny.py', '--workdir',
                            str(tmp_path / 'run'), override], cwd=root, capture_output=True, text=True,
                           timeout=300, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'))
-  assert result.returncode == 1
+  assert result.returncode == 2
   assert expected in result.stderr and 'Traceback' not in result.stderr
+  assert len(result.stderr.strip().splitlines()) <= 2  # one error (and its suggestion)
   assert not (tmp_path / 'run').exists()
 
 

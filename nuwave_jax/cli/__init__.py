@@ -1,0 +1,36 @@
+"""The `nuwave-jax` command (also `python -m nuwave_jax`): one subcommand per task.
+
+  nuwave-jax upsample --checkpoint CKPT INPUT... --output DIR    audio files or folders to 48 kHz
+  nuwave-jax train --config FILE --workdir DIR [--config.x.y=V]  train (and resume) from a config
+  nuwave-jax evaluate --checkpoint CKPT --data DIR --output DIR  SNR / LSD against ground truth
+  nuwave-jax convert CKPT --config FILE --out DIR                an original PyTorch checkpoint
+
+`nuwave-jax COMMAND --help` describes each. train.py, sample.py and evaluate.py at the repository's
+root run the same code.
+"""
+
+import importlib
+import sys
+
+COMMANDS = {'upsample': 'nuwave_jax.cli.upsample', 'train': 'nuwave_jax.cli.train',
+            'evaluate': 'nuwave_jax.cli.evaluate', 'convert': 'nuwave_jax.convert'}
+
+
+def run(command: str, argv=None) -> int:
+  """Runs a subcommand as a fresh process would: quiet logs, host memory, compilation cache first."""
+  from nuwave_jax import startup
+  startup.prepare()
+  return importlib.import_module(COMMANDS[command]).main(argv)
+
+
+def main(argv=None) -> int:
+  argv = list(sys.argv[1:] if argv is None else argv)
+  if not argv or argv[0] in ('-h', '--help'):
+    print(__doc__.strip().split('\n\n', 1)[0].replace('`nuwave-jax` command (also `python -m nuwave_jax`)',
+                                                        'nuwave-jax command'))
+    print('\n' + __doc__.strip().split('\n\n')[1])
+    return 0 if argv else 2
+  if argv[0] not in COMMANDS:
+    print(f'error: unknown command {argv[0]!r}: use one of {", ".join(COMMANDS)}', file=sys.stderr)
+    return 2
+  return run(argv[0], argv[1:])

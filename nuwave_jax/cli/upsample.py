@@ -1,0 +1,193 @@
+"""nuwave-jax upsample: audio files and folders to 48 kHz with a trained or converted checkpoint.
+
+  nuwave-jax upsample --checkpoint runs/nuwave_x2 speech_24k.wav recordings/ --output upsampled/
+
+Inputs are files or folders (searched recursively for audio files; the output tree mirrors the
+input's). A file must be at the checkpoint's input rate: 48000 / data.ratio Hz (24000 Hz for x2,
+16000 Hz for x3); --resample takes any other rate; with --simulate a 48000 Hz file is ground truth,
+scored as `nuwave-jax evaluate` scores it. Every channel is upsampled (--mono mixes them first). Each
+output is OUTPUT/<path>.wav: 16-bit PCM, or 32-bit float when the input goes beyond full scale. A file
+that cannot be upsampled gets a one-line error and the others still finish (exit status 1).
+"""
+
+import argparse
+import pathlib
+import sys
+
+import numpy as np
+
+from nuwave_jax.cli import common
+
+# Files are read and sampled in groups of at most this much audio (all channels), which bounds memory.
+GROUP_SECONDS = 600.0
+
+
+def parser() -> argparse.ArgumentParser:
+  p = common.parser('upsample', __doc__, "Upsample audio files and folders to 48 kHz. Inputs at the checkpoint's "
+                    'input rate, 48000 / data.ratio Hz (24000 Hz for x2, 16000 Hz for x3); outputs mirror the inputs.')
+  p.add_argument('inputs', nargs='+', metavar='INPUT', help='audio files or folders (searched recursively)')
+  p.add_argument('--checkpoint', required=True, metavar='DIR', help='a training workdir or a converted checkpoint')
+  p.add_argument('--output', required=True, metavar='DIR', help='folder for the 48 kHz WAV files')
+  p.add_argument('--simulate', action='store_true',
+                 help='48000 Hz inputs are ground truth: upsample their simulated low-rate version, print SNR/LSD')
+  p.add_argument('--resample', action='store_true', help="resample other rates to the checkpoint's input rate")
+  p.add_argument('--mono', action='store_true', help='mix the channels to one (default: every channel upsampled)')
+  p.add_argument('--keep-input-band', action='store_true',
+                 help="keep the input's own audio below its cutoff; the model adds the band above")
+  p.add_argument('--schedule', default='paper', metavar='S', help="'paper' (8 steps), 'training' or b1,b2,...")
+  p.add_argument('--noise-scale', type=float, metavar='X', help="each step's added noise x X, in [0, 1]")
+  p.add_argument('--chunk-seconds', type=float, metavar='T', help='long files are sampled in chunks of T s')
+  p.add_argument('--overlap-seconds', type=float, metavar='T', help='of neighbouring chunks')
+  p.add_argument('--batch-size', type=int, metavar='N', help='chunks sampled at once')
+  p.add_argument('--seed', type=int, metavar='N', help='sampling seed (each file\'s also depends on its name)')
+  p.add_argument('--no-ema', action='store_true', help='the raw instead of the EMA parameters')
+  common.add_overrides_help(p, 'sample.noise_scale=0.5 (defaults: the checkpoint\'s config.json)')
+  return p
+
+
+def schedule_overrides(args, checkpoint) -> list[str]:
+  """The flags as config.sample overrides; --schedule 'training' reads the checkpoint's diffusion."""
+  overrides = [f'sample.{key}={value}' for key, value in
+               (('noise_scale', args.noise_scale), ('chunk_seconds', args.chunk_seconds),
+                ('overlap_seconds', args.overlap_seconds), ('batch_size', args.batch_size),
+                ('seed', args.seed)) if value is not None]
+  if args.schedule == 'training':
+    from nuwave_jax import configuration
+    from nuwave_jax import diffusion
+    d = configuration.load_saved_config(checkpoint).diffusion
+    betas = diffusion.training_betas(d.num_steps, d.beta_start, d.beta_end)
+    overrides.append(f'sample.betas={tuple(float(b) for b in betas)}')
+  elif args.schedule != 'paper':
+    try:
+      overrides.append(f'sample.betas={tuple(float(b) for b in args.schedule.split(","))}')
+    except ValueError:
+      raise ValueError(f"--schedule {args.schedule!r}: use 'paper', 'training' or comma-separated betas") from None
+  return overrides
+
+
+def find_inputs(inputs: list[str], output_dir: pathlib.Path):
+  """(input file, output file) pairs: a file's output is OUTPUT/<stem>.wav, a folder's files mirror
+  their paths below it. Raises a ValueError for an input that does not exist or holds no audio."""
+  from nuwave_jax.data import audio as audio_io
+  pairs = []
+  for name in inputs:
+    path = pathlib.Path(name)
+    if path.is_dir():
+      files = audio_io.find_audio_files(path)
+      if not files:
+        raise ValueError(f'{path}: a folder with no audio files ({", ".join(audio_io.AUDIO_EXTENSIONS)})')
+      pairs += [(f, output_dir / f.relative_to(path).with_suffix('.wav')) for f in files]
+    elif path.exists():
+      pairs.append((path, output_dir / (path.stem + '.wav')))
+    else:
+      raise ValueError(f'{path}: no such file or folder')
+  return pairs
+
+
+def main(argv=None) -> int:
+  args, overrides = common.parse(parser(), argv)
+  from tqdm import tqdm
+
+  from nuwave_jax import band_merge
+  from nuwave_jax import evaluation
+  from nuwave_jax import inference
+  from nuwave_jax.data import audio as audio_io
+  try:
+    upsampler = inference.Upsampler.from_checkpoint(args.checkpoint, use_ema=not args.no_ema,
+                                                    overrides=schedule_overrides(args, args.checkpoint)
+                                                    + overrides)
+    upsampler.chunk_samples()
+    output_dir = pathlib.Path(args.output)
+    if output_dir.exists() and not output_dir.is_dir():
+      raise inference.InputError(f'--output {output_dir}: exists and is not a folder')
+    pairs = find_inputs(args.inputs, output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+  except (OSError, ValueError) as error:
+    return common.fail(error)
+  config = upsampler.config
+  rate, seed, input_rate = config.data.sample_rate_hz, config.sample.seed, upsampler.input_rate_hz
+  inputs = {path.resolve() for path, _ in pairs}
+  failures, done = 0, 0
+  planned: dict[pathlib.Path, pathlib.Path] = {}
+  group = []  # (path, output path, conditions [C, T], low-rate signal [C, n], float output)
+  simulated = []  # (path, output path, 48 kHz ground truth [T])
+
+  def write(path, out_path, audio, float_samples, note=''):
+    nonlocal done, failures
+    try:
+      audio_io.write_wav(out_path, audio, rate, float_samples=float_samples)
+    except audio_io.AudioError as error:
+      print(f'error: {path}: {error}', file=sys.stderr)
+      failures += 1
+      return
+    extra = '  (32-bit float WAV: the input goes beyond full scale)' if float_samples else ''
+    print(f'{path} -> {out_path}{extra}{note}')
+    done += 1
+
+  def flush():
+    if not group:
+      return
+    signals = [(i, c) for i, (_, _, conditions, _, _) in enumerate(group) for c in conditions]
+    with tqdm(total=upsampler.count_chunks([len(c) for _, c in signals]), unit='chunk', desc='sampling',
+              dynamic_ncols=True) as bar:
+      outputs = upsampler.upsample_signals([c for _, c in signals],
+                                           [inference.seed_for(str(group[i][0]), seed) for i, _ in signals],
+                                           bar.update)
+    for i, (path, out_path, conditions, low, float_samples) in enumerate(group):
+      audio = np.stack([o for (j, _), o in zip(signals, outputs) if j == i])
+      if args.keep_input_band:
+        audio = band_merge.keep_input_band(audio, band_merge.to_48k(low, input_rate, audio.shape[1]),
+                                           input_rate / 2)
+      write(path, out_path, audio, float_samples)
+    group.clear()
+
+  for path, out_path in pairs:
+    try:
+      if out_path.resolve() in inputs:
+        raise inference.InputError(f'{path}: its output {out_path} would overwrite an input; '
+                                   'choose another --output')
+      if out_path.resolve() in planned:
+        raise inference.InputError(f'{path}: {planned[out_path.resolve()]} already writes {out_path}')
+      audio, file_rate = inference.read_input(path, mono=args.mono)
+      if args.simulate and file_rate == rate:
+        try:  # read as evaluate reads its files: one channel, trimmed, peak 1
+          reference = audio_io.utterance_to_float(audio_io.prepare_utterance(path, config.data.trim_top_db))
+        except audio_io.AudioError as error:
+          raise inference.InputError(str(error)) from None
+        if not evaluation.scorable([(path, reference)], upsampler.ratio)[0]:
+          raise inference.InputError(f'{path}: cannot be scored (silent, or shorter than {upsampler.ratio} '
+                                     'samples once trimmed)')
+        planned[out_path.resolve()] = path
+        simulated.append((path, out_path, reference))
+        continue
+      try:
+        conditions, low = upsampler.condition_from_file(audio, file_rate, path, args.resample)
+      except inference.InputError as error:
+        only = f'; --simulate takes only {rate} Hz files as ground truth' if args.simulate else ''
+        raise inference.InputError(f'{error}{only}') from None
+    except inference.InputError as error:
+      print(f'error: {error}', file=sys.stderr)
+      failures += 1
+      continue
+    planned[out_path.resolve()] = path
+    group.append((path, out_path, conditions, low, float(np.max(np.abs(audio))) > 1.0))
+    if sum(c.size for _, _, c, _, _ in group) >= GROUP_SECONDS * rate:
+      flush()
+  flush()
+
+  if simulated:
+    utterances = [(str(path), reference) for path, _, reference in simulated]
+    total = upsampler.count_chunks([len(evaluation.prepare_reference(r, upsampler.ratio)) for _, r in utterances])
+    with tqdm(total=total, unit='chunk', desc='sampling', dynamic_ncols=True) as bar:
+      result = evaluation.evaluate(upsampler, utterances, 1, seed, bar.update, args.keep_input_band)
+    outputs = result.outputs_keep_input_band if args.keep_input_band else result.outputs
+    for (path, out_path, _), scores, output in zip(simulated, result.report['per_utterance'], outputs):
+      m, lin = scores['model_keep_input_band' if args.keep_input_band else 'model'], scores['linear']
+      write(path, out_path, output, False,
+            f"  SNR {m['snr']:.2f} dB, LSD {m['lsd']:.3f} (linear: {lin['snr']:.2f} dB, {lin['lsd']:.3f})")
+  print(f'upsampled {done} file(s) to {output_dir}' + (f'; {failures} failed' if failures else ''))
+  return 1 if failures else 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())

@@ -1,0 +1,79 @@
+"""The accelerator check and the research diagnostics run end to end (tiny sizes, on the CPU)."""
+
+import os
+import subprocess
+import sys
+
+import jax
+import pytest
+
+from nuwave_jax import checkpoints
+from nuwave_jax import configuration
+from nuwave_jax import model as model_lib
+from tests import conftest
+
+# Imports that fail: the accelerator check must run where TensorFlow is not installed.
+_WITHOUT_TENSORFLOW = ("import os, runpy, sys; sys.modules['tensorflow'] = None; "
+                       "sys.modules['tensorflow_datasets'] = None; sys.argv = sys.argv[1:]; "
+                       "sys.path.insert(0, os.path.dirname(sys.argv[0])); "
+                       "runpy.run_path(sys.argv[0], run_name='__main__')")
+
+
+def _run(*args, timeout=600):
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
+  env.pop('XLA_FLAGS', None)  # one device, as a user runs them
+  return subprocess.run([sys.executable, *args], cwd=conftest.REPO, capture_output=True, text=True,
+                        timeout=timeout, env=env)
+
+
+def test_accelerator_check_runs_without_tensorflow_and_prints_one_table():
+  result = _run('-c', _WITHOUT_TENSORFLOW, 'benchmarks/accelerator.py', '--config', 'tiny', '--batch', '2',
+                '--samples', '2048', '--seconds', '0.1', '--repeats', '1')
+  assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+  out = result.stdout
+  assert out.startswith('device: cpu')
+  assert out.count('| ok |') == 4 and 'FAILED' not in out
+  for row in ('float32, plain kernels', 'float32, cpu kernels', 'bfloat16, plain kernels',
+              'bfloat16, cpu kernels', '0.1 s of audio'):
+    assert f'| {row} |' in out
+
+
+@pytest.fixture(scope='module')
+def v_residual_checkpoint(tmp_path_factory):
+  """A tiny checkpoint with the parameterisation configs/small.py trains: v-prediction, residual input,
+  log-SNR embedding (the diagnostics must go through the one denoiser to read it right)."""
+  from configs import tiny
+  config = tiny.get_config()
+  config.model.prediction, config.model.network_input = 'v', 'residual'
+  config.model.noise_input, config.model.embedding_scale = 'log_snr', 1.0
+  directory = tmp_path_factory.mktemp('v_residual')
+  params = model_lib.init_params(model_lib.build_model(config), jax.random.key(0))
+  configuration.save_config(directory, config)
+  manager = checkpoints.make_manager(directory)
+  checkpoints.save(manager, 1, {'params': params, 'ema_params': params})
+  manager.wait_until_finished()
+  manager.close()
+  return directory
+
+
+@pytest.mark.parametrize('script, args, expected', [
+    ('denoiser_levels.py', ['--limit', '2', '--samples', '4096'], '| 0.2983301 |'),
+    ('sampler_trace.py', ['--clips', '1', '--seconds', '0.05'], '| 8 |'),
+    ('lsd_bands.py', ['--limit', '2', '--noise-scales', '1,0'], 'noise scale 0: LSD model'),
+])
+def test_diagnostics_read_a_v_prediction_residual_input_checkpoint(v_residual_checkpoint, synthetic_folder,
+                                                                    script, args, expected):
+  result = _run(f'benchmarks/diagnostics/{script}', '--checkpoint', str(v_residual_checkpoint),
+                '--data', str(synthetic_folder / 'eval'), *args)
+  assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+  assert expected in result.stdout
+
+
+@pytest.mark.parametrize('script, args, expected', [
+    ('linear_baseline.py', [], '| x3 |'),
+    ('lsd_noise_floor.py', ['--limit', '2', '--seconds', '0.1'], '| 0.001 | -60 |'),
+])
+def test_corpus_diagnostics_run(synthetic_folder, script, args, expected):
+  result = _run(f'benchmarks/diagnostics/{script}', '--data', str(synthetic_folder / 'eval'), *args)
+  assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+  assert expected in result.stdout
