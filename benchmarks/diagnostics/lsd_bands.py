@@ -65,8 +65,7 @@ def main():
   s = config.sample
   for scale in (float(x) for x in args.noise_scales.split(',')):
     upsampler.schedule = diffusion.make_schedule(s.betas, scale)
-    outputs = upsampler.upsample_signals(conds, [args.seed] * len(conds), s.chunk_seconds,
-                                         s.overlap_seconds, s.batch_size)
+    outputs = upsampler.upsample_signals(conds, [args.seed] * len(conds))
     model = [log_power(o) for o in outputs]
     print(f'\nnoise scale {scale:g}: LSD model {lsd(model):.3f}, linear {lsd(linear):.3f}\n')
     print('| band (kHz) | truth L | model L | linear L | model squared L error | linear squared L error |')
