@@ -111,9 +111,9 @@ def plan_chunks(length: int, chunk: int, overlap: int) -> list[tuple[int, int]]:
   return [(start, chunk) for start in starts]
 
 
-def upsample_chunked(upsample, params, conditions: list[np.ndarray], keys: list[jax.Array],
-                     schedule: diffusion.Schedule, chunk: int, overlap: int, batch_size: int,
-                     on_batch: Callable[[int], None] | None = None) -> list[np.ndarray]:
+def upsample_chunked(upsample, params, conditions: list[np.ndarray], keys: list[jax.Array], schedule,
+                     chunk: int, overlap: int, batch_size: int, on_batch: Callable[[int], None] | None = None,
+                     extras: list[np.ndarray] | None = None) -> list[np.ndarray]:
   """Samples signals of any length in overlapping chunks, batched across signals and chunks.
 
   conditions: 48 kHz conditions [time] of any lengths; keys: one PRNG key per signal. Chunks of one
@@ -121,7 +121,8 @@ def upsample_chunked(upsample, params, conditions: list[np.ndarray], keys: list[
   no row is computed for nothing) and joined with a cross-fade (`_crossfade_weights`). Because noise
   is positional, a chunk draws the same noise as the whole signal, so with enough overlap the result
   equals unchunked sampling. on_batch(n) is called after each call on n chunks (for a progress bar).
-  Returns [time] float32s.
+  `schedule` is whatever `upsample` takes; `extras`, one array per signal that it takes as a last
+  argument, stacked per row (NU-Wave 2's band). Returns [time] float32s.
   """
   if batch_size < 1:
     raise ValueError(f'batch_size must be at least 1, got {batch_size}')
@@ -135,7 +136,9 @@ def upsample_chunked(upsample, params, conditions: list[np.ndarray], keys: list[
       work.append((i, start, width, left, right))
   sums = [np.zeros(len(c)) for c in conditions]
   norms = [np.zeros(len(c)) for c in conditions]
-  for width in sorted({w[2] for w in work}):
+  # Widest first: with freed host memory kept for reuse (host_memory), the scratch space of the widest
+  # call then serves every narrower one, where ascending widths would each need a fresh, larger block.
+  for width in sorted({w[2] for w in work}, reverse=True):
     items = [w for w in work if w[2] == width]
     for b in range(0, len(items), batch_size):
       batch = items[b:b + batch_size]
@@ -144,7 +147,10 @@ def upsample_chunked(upsample, params, conditions: list[np.ndarray], keys: list[
         piece = conditions[i][start:start + width]
         cond[row, :len(piece)] = piece
       starts = np.array([start for _, start, *_ in batch], np.int32)
-      out = np.asarray(upsample(params, cond, schedule, jnp.stack([keys[i] for i, *_ in batch]), starts))
+      rows = [jnp.stack([keys[i] for i, *_ in batch])]
+      if extras is not None:
+        rows.append(np.stack([extras[i] for i, *_ in batch]))
+      out = np.asarray(upsample(params, cond, schedule, rows[0], starts, *rows[1:]))
       for row, (i, start, _, left, right) in enumerate(batch):
         n = min(width, len(conditions[i]) - start)
         weights = _crossfade_weights(width, left, right)[:n]
