@@ -15,6 +15,7 @@ def get_config(ratio: int = 2) -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
 
   config.model = ml_collections.ConfigDict()
+  config.model.name = 'nuwave'              # the family: 'nuwave' (this file) or 'nuwave2' (nuwave2.py)
   config.model.residual_channels = 64
   config.model.residual_layers = 30
   config.model.dilation_cycle = 10          # dilation 2^(i mod cycle)

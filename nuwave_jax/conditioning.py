@@ -1,4 +1,5 @@
-"""The low-resolution condition y_c, made from 48 kHz audio (docs/reference.md §4).
+"""The low-resolution condition y_c, made from 48 kHz audio: NU-Wave's (docs/reference.md §4) and,
+at the end, NU-Wave 2's any-rate condition with its band mask (§8).
 
 This numpy version is the single definition; the TF version in `nuwave_jax.data` (built on the fly in
 the input pipeline) is held to it by tests. Three steps, as the original trains:
@@ -13,6 +14,7 @@ A real low-rate recording enters at step 3 (`upsample_linear`).
 import numpy as np
 
 from nuwave_jax import stft
+from nuwave_jax.configuration import SAMPLE_RATE_HZ
 
 DEFAULT_N_FFT = 1024
 DEFAULT_HOP = 256
@@ -62,3 +64,51 @@ def make_condition(audio: np.ndarray, ratio: int, n_fft: int = DEFAULT_N_FFT,
   """The condition y_c for 48 kHz audio. audio: [batch, time] float32 -> [batch, time] float32."""
   audio = np.asarray(audio, np.float32)
   return upsample_linear(low_rate_signal(audio, ratio, n_fft, hop), ratio, audio.shape[-1])
+
+
+# NU-Wave 2 (docs/reference.md §8): any input rate, a Chebyshev low-pass and polyphase resampling.
+BAND_BINS = 513  # the STFT bins of NU-Wave 2's spectral transform (n_fft 1024)
+
+
+def band_mask(input_rate_hz: int, bins: int = BAND_BINS, sample_rate_hz: int = SAMPLE_RATE_HZ) -> np.ndarray:
+  """[bins] int32, 1 for the bins below the input's cutoff (rate // 2): int(cutoff / (sr / 2) * bins)."""
+  mask = np.zeros(bins, np.int32)
+  mask[:int((input_rate_hz // 2) / (sample_rate_hz / 2) * bins)] = 1
+  return mask
+
+
+def band_limited(audio: np.ndarray, input_rate_hz: int, order: int = 8, ripple_db: float = 0.05,
+                 sample_rate_hz: int = SAMPLE_RATE_HZ) -> tuple[np.ndarray, np.ndarray]:
+  """NU-Wave 2's test-time condition for 48 kHz ground truth: (cond [batch, time] float32, band
+  [batch, 513] int32). Chebyshev type I low-pass (order 8, ripple 0.05 dB) at the input's cutoff
+  (rate // 2), zero-phase (sosfiltfilt), polyphase resampling to 2 x cutoff and back, cut to the
+  input's length; a 48 kHz input rate is its own condition. audio: [batch, time], time a multiple
+  of 256 for the network."""
+  import scipy.signal  # here: only NU-Wave 2 needs it
+  audio = np.asarray(audio, np.float64)
+  if audio.ndim != 2:
+    raise ValueError(f'band_limited takes [batch, time] audio, got shape {audio.shape}')
+  cutoff = input_rate_hz // 2
+  band = np.broadcast_to(band_mask(input_rate_hz, sample_rate_hz=sample_rate_hz), (len(audio), BAND_BINS))
+  if 2 * cutoff >= sample_rate_hz:
+    return audio.astype(np.float32), band.copy()
+  sos = scipy.signal.cheby1(order, ripple_db, cutoff / (sample_rate_hz / 2), btype='lowpass', output='sos')
+  low = scipy.signal.sosfiltfilt(sos, audio, axis=-1)
+  low = scipy.signal.resample_poly(low, 2 * cutoff, sample_rate_hz, axis=-1)
+  up = scipy.signal.resample_poly(low, sample_rate_hz, 2 * cutoff, axis=-1)
+  cond = np.zeros_like(audio)
+  cond[:, :min(up.shape[1], audio.shape[1])] = up[:, :audio.shape[1]]
+  return cond.astype(np.float32), band.copy()
+
+
+def from_low_rate(audio: np.ndarray, rate_hz: int,
+                  sample_rate_hz: int = SAMPLE_RATE_HZ) -> tuple[np.ndarray, np.ndarray]:
+  """NU-Wave 2's condition for a real recording at rate_hz: polyphase resampling to 48 kHz, cut to
+  a multiple of 256 samples, and the band of its rate. audio [batch, n] -> (cond [batch, time]
+  float32, band [batch, 513] int32)."""
+  import scipy.signal
+  up = scipy.signal.resample_poly(np.asarray(audio, np.float64), sample_rate_hz, rate_hz, axis=-1)
+  up = up[:, :up.shape[1] // 256 * 256]
+  band = np.broadcast_to(band_mask(min(rate_hz, sample_rate_hz), sample_rate_hz=sample_rate_hz),
+                         (len(up), BAND_BINS))
+  return up.astype(np.float32), band.copy()

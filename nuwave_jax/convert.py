@@ -1,9 +1,10 @@
-"""Converting the original PyTorch NU-Wave checkpoints to nuwave-jax parameters.
+"""Converting the original PyTorch NU-Wave and NU-Wave 2 checkpoints to nuwave-jax parameters.
 
-  python -m nuwave_jax.convert CKPT --config configs/nuwave_x2.py --out DIR
+  nuwave-jax convert CKPT --config configs/nuwave_x2.py --out DIR      (or configs/nuwave2.py)
 
 CKPT is a Lightning checkpoint (a dict with "state_dict") or the original's "_EMA" file (the plain
-state dict). Keys carry the prefix "model." (docs/reference.md §1). DIR becomes a checkpoint directory
+state dict), or a bare state dict. NU-Wave's keys carry the prefix "model." (docs/reference.md §1),
+NU-Wave 2's "model.model." (§8). DIR becomes a checkpoint directory
 that `sample.py` and `evaluate.py` read (see `nuwave_jax.checkpoints`). torch is needed only here, to
 read the file: `pip install -e .[convert]`.
 """
@@ -19,35 +20,115 @@ import numpy as np
 from nuwave_jax import checkpoints
 from nuwave_jax import configuration
 
-PREFIX = 'model.'
-EXPONENTS_KEY = 'diffusion_embedding.exponents'
+EXPONENTS_KEY = 'diffusion_embedding.exponents'  # NU-Wave's one buffer: the embedding's frequencies
+HANN_WINDOW = 'hann_window'  # NU-Wave 2's buffers, one per Fourier unit
+
+# kinds of module: how the original's tensors become ours. Conv1d weight (out, in, kernel) -> kernel
+# (kernel, in, out); Linear weight (out, in) and a 1x1 Conv2d's (out, in, 1, 1) -> (in, out).
+CONV, CONV_NO_BIAS, LINEAR, CONV2D_1X1_NO_BIAS = 'conv', 'conv_no_bias', 'linear', 'conv2d_1x1_no_bias'
 
 
-def _name_map(config: ml_collections.ConfigDict) -> dict[str, tuple[tuple[str, ...], str]]:
-  """Original module name -> (our param path, 'conv' | 'linear')."""
+def _nuwave_names(config: ml_collections.ConfigDict) -> dict[str, tuple[tuple[str, ...], str]]:
+  """NU-Wave's original module names (docs/reference.md §1) -> (our param path, kind)."""
   names = {
-      'input_projection': (('input_projection',), 'conv'),
-      'low_projection': (('condition_projection',), 'conv'),
-      'diffusion_embedding.projection1': (('embedding_projection1',), 'linear'),
-      'diffusion_embedding.projection2': (('embedding_projection2',), 'linear'),
-      'skip_projection': (('skip_projection',), 'conv'),
-      'output_projection': (('output_projection',), 'conv'),
+      'input_projection': (('input_projection',), CONV),
+      'low_projection': (('condition_projection',), CONV),
+      'diffusion_embedding.projection1': (('embedding_projection1',), LINEAR),
+      'diffusion_embedding.projection2': (('embedding_projection2',), LINEAR),
+      'skip_projection': (('skip_projection',), CONV),
+      'output_projection': (('output_projection',), CONV),
   }
   for i in range(config.model.residual_layers):
     layer = f'layer_{i}'
-    names[f'residual_layers.{i}.diffusion_projection'] = ((layer, 'diffusion_projection'), 'linear')
-    names[f'residual_layers.{i}.dilated_conv'] = ((layer, 'dilated_conv'), 'conv')
-    names[f'residual_layers.{i}.low_projection'] = ((layer, 'condition_conv'), 'conv')
-    names[f'residual_layers.{i}.output_projection'] = ((layer, 'output_projection'), 'conv')
+    names[f'residual_layers.{i}.diffusion_projection'] = ((layer, 'diffusion_projection'), LINEAR)
+    names[f'residual_layers.{i}.dilated_conv'] = ((layer, 'dilated_conv'), CONV)
+    names[f'residual_layers.{i}.low_projection'] = ((layer, 'condition_conv'), CONV)
+    names[f'residual_layers.{i}.output_projection'] = ((layer, 'output_projection'), CONV)
   return names
 
 
-def params_from_torch(state_dict: dict[str, np.ndarray], config: ml_collections.ConfigDict) -> dict:
-  """Maps the original's {name: array} state dict to our params for the network of `config`.
+def _nuwave2_names(config: ml_collections.ConfigDict) -> dict[str, tuple[tuple[str, ...], str]]:
+  """NU-Wave 2's original module names (docs/reference.md §8) -> (our param path, kind)."""
+  names = {
+      'input_projection': (('input_projection',), CONV),
+      'diffusion_embedding.projection1': (('embedding_projection1',), LINEAR),
+      'diffusion_embedding.projection2': (('embedding_projection2',), LINEAR),
+      'skip_projection': (('skip_projection',), CONV),
+      'output_projection': (('output_projection',), CONV),
+  }
+  for i in range(config.model.residual_layers):
+    layer, ffc = f'layer_{i}', f'residual_layers.{i}.ffc1'
+    spectral = (layer, 'stfc', 'global_to_global')
+    names.update({
+        f'residual_layers.{i}.diffusion_projection': ((layer, 'diffusion_projection'), LINEAR),
+        f'residual_layers.{i}.output_projection': ((layer, 'output_projection'), CONV),
+        f'{ffc}.convl2l': ((layer, 'stfc', 'local_to_local'), CONV_NO_BIAS),
+        f'{ffc}.convl2g': ((layer, 'stfc', 'local_to_global'), CONV_NO_BIAS),
+        f'{ffc}.convg2l': ((layer, 'stfc', 'global_to_local'), CONV_NO_BIAS),
+        f'{ffc}.convg2g.conv1': (spectral + ('conv1',), CONV_NO_BIAS),
+        f'{ffc}.convg2g.conv2': (spectral + ('conv2',), CONV_NO_BIAS),
+        f'{ffc}.convg2g.fu.conv_layer': (spectral + ('fourier', 'conv'), CONV2D_1X1_NO_BIAS),
+        f'{ffc}.convg2g.fu.bsft.mlp_shared': (spectral + ('fourier', 'bsft', 'shared'), CONV),
+        f'{ffc}.convg2g.fu.bsft.mlp_gamma': (spectral + ('fourier', 'bsft', 'gamma'), CONV),
+        f'{ffc}.convg2g.fu.bsft.mlp_beta': (spectral + ('fourier', 'bsft', 'beta'), CONV),
+    })
+  return names
 
-  Conv1d weight (out, in, kernel) -> kernel (kernel, in, out); Linear weight (out, in) -> (in, out).
-  Any missing, unexpected or mis-shaped key raises ValueError naming it.
-  """
+
+def _strip_prefix(state_dict: dict, prefixes: tuple[str, ...]) -> dict[str, np.ndarray]:
+  """Names without the first of `prefixes` that every name starting with one carries (the Lightning
+  module's attribute path), float32; a state dict that mixes forms is refused."""
+  for prefix in prefixes:
+    if any(k.startswith(prefix) for k in state_dict):
+      if not all(k.startswith(prefix) for k in state_dict):
+        raise ValueError(f'state dict holds some names with and some without the prefix {prefix!r}: '
+                         f'{sorted(k for k in state_dict if not k.startswith(prefix))[:5]}')
+      return {k[len(prefix):]: np.asarray(v, np.float32) for k, v in state_dict.items()}
+  return {k: np.asarray(v, np.float32) for k, v in state_dict.items()}
+
+
+def params_from_torch(state_dict: dict[str, np.ndarray], config: ml_collections.ConfigDict) -> dict:
+  """Maps an original {name: array} state dict (NU-Wave's or NU-Wave 2's, as config.model.name
+  says) to our params for the network of `config`. Any missing, unexpected or mis-shaped key, and a
+  buffer that does not hold what this config computes, raises a ValueError naming it."""
+  nuwave2 = config.model.get('name', 'nuwave') == 'nuwave2'
+  if nuwave2:
+    # The Lightning module holds the diffusion wrapper, which holds the network.
+    state = _strip_prefix(state_dict, ('model.model.', 'model.'))
+    names = _nuwave2_names(config)
+    buffers = {f'residual_layers.{i}.ffc1.convg2g.fu.{HANN_WINDOW}' for i in range(config.model.residual_layers)}
+  else:
+    _check_nuwave_parameterisation(config)
+    state = _strip_prefix(state_dict, ('model.',))
+    names = _nuwave_names(config)
+    buffers = {EXPONENTS_KEY}
+  not_finite = sorted(k for k, v in state.items() if not np.all(np.isfinite(v)))
+  if not_finite:
+    raise ValueError(f'state dict has NaN or infinite values in {not_finite[:8]}')
+  expected = {f'{n}.{p}' for n, (_, kind) in names.items()
+              for p in (('weight', 'bias') if kind in (CONV, LINEAR) else ('weight',))} | buffers
+  missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)
+  if missing or unexpected:
+    raise ValueError(f'state dict does not fit the config: missing {missing[:8]}'
+                     f'{" ..." if len(missing) > 8 else ""}, unexpected {unexpected[:8]}'
+                     f'{" ..." if len(unexpected) > 8 else ""}')
+  if nuwave2:  # the buffers are what the STFT uses: checked, then dropped
+    hann = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(1024) / 1024)
+    bad = sorted(k for k in buffers if state[k].shape != hann.shape or not np.allclose(state[k], hann, atol=1e-3))
+    if bad:
+      raise ValueError(f'{bad[:3]} do not hold the periodic Hann window of 1024 samples the STFT uses')
+  else:
+    half = config.model.embedding_channels // 2
+    exponents = 1e-4 ** (np.arange(half) / half)
+    # rtol 1e-3: a checkpoint saved in float16 rounds them by up to 4.9e-4.
+    if state[EXPONENTS_KEY].shape != exponents.shape or not np.allclose(state[EXPONENTS_KEY], exponents,
+                                                                        rtol=1e-3):
+      raise ValueError(f'{EXPONENTS_KEY} (shape {state[EXPONENTS_KEY].shape}) does not hold the '
+                       f'{half} noise-level frequencies this config computes')
+  return _assemble(state, names, checkpoints.param_shapes(config))
+
+
+def _check_nuwave_parameterisation(config: ml_collections.ConfigDict) -> None:
   if config.model.noise_input != 'level':
     raise ValueError(f"the original network embeds the noise level: model.noise_input must be "
                      f"'level', not {config.model.noise_input!r}")
@@ -57,48 +138,28 @@ def params_from_torch(state_dict: dict[str, np.ndarray], config: ml_collections.
   if config.model.network_input != 'noisy':
     raise ValueError(f"the original network sees y_t itself: model.network_input must be 'noisy', "
                      f"not {config.model.network_input!r}")
-  state = {k[len(PREFIX):] if k.startswith(PREFIX) else k: np.asarray(v, np.float32)
-           for k, v in state_dict.items()}
-  if len(state) < len(state_dict):
-    raise ValueError('state dict holds some names both with and without the prefix '
-                     f'{PREFIX!r}: {sorted(set(k for k in state_dict if not k.startswith(PREFIX)))[:5]}')
-  not_finite = sorted(k for k, v in state.items() if not np.all(np.isfinite(v)))
-  if not_finite:
-    raise ValueError(f'state dict has NaN or infinite values in {not_finite[:8]}')
-  names = _name_map(config)
-  expected = {f'{n}.{p}' for n in names for p in ('weight', 'bias')} | {EXPONENTS_KEY}
-  missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)
-  if missing or unexpected:
-    raise ValueError(f'state dict does not fit the config: missing {missing[:8]}'
-                     f'{" ..." if len(missing) > 8 else ""}, unexpected {unexpected[:8]}'
-                     f'{" ..." if len(unexpected) > 8 else ""}')
-  half = config.model.embedding_channels // 2
-  exponents = 1e-4 ** (np.arange(half) / half)
-  # rtol 1e-3: a checkpoint saved in float16 rounds them by up to 4.9e-4.
-  if state[EXPONENTS_KEY].shape != exponents.shape or not np.allclose(state[EXPONENTS_KEY], exponents,
-                                                                      rtol=1e-3):
-    raise ValueError(f'{EXPONENTS_KEY} (shape {state[EXPONENTS_KEY].shape}) does not hold the '
-                     f'{half} noise-level frequencies this config computes')
 
-  shapes = checkpoints.param_shapes(config)
+
+def _assemble(state: dict[str, np.ndarray], names: dict, shapes: dict) -> dict:
+  """Our nested params from the original's tensors, each checked against the config's shape."""
   params = {}
   for name, (path, kind) in names.items():
-    weight, bias = state[f'{name}.weight'], state[f'{name}.bias']
-    if kind == 'conv' and weight.ndim == 3:
-      kernel = weight.transpose(2, 1, 0)  # (out, in, kernel) -> (kernel, in, out)
-    elif kind == 'linear' and weight.ndim == 2:
-      kernel = weight.T  # (out, in) -> (in, out)
-    else:
-      kernel = None
-    for key, value, ours in ((f'{name}.weight', kernel, 'kernel'), (f'{name}.bias', bias, 'bias')):
+    weight = state[f'{name}.weight']
+    layouts = {CONV: (3, lambda w: w.transpose(2, 1, 0)), CONV_NO_BIAS: (3, lambda w: w.transpose(2, 1, 0)),
+               LINEAR: (2, lambda w: w.T), CONV2D_1X1_NO_BIAS: (4, lambda w: w[:, :, 0, 0].T)}
+    ndim, layout = layouts[kind]
+    leaves = {'kernel': (f'{name}.weight', layout(weight) if weight.ndim == ndim else None)}
+    if kind in (CONV, LINEAR):
+      leaves['bias'] = (f'{name}.bias', state[f'{name}.bias'])
+    for ours, (key, value) in leaves.items():
       expected = shapes[path + (ours,)]
       if value is None or value.shape != expected:
-        # Our layouts are the original's reversed: (kernel, in, out) and (in, out).
-        raise ValueError(f'{key} has shape {state[key].shape}, expected {tuple(expected[::-1])}')
+        want = expected[::-1] if kind != CONV2D_1X1_NO_BIAS else expected[::-1] + (1, 1)
+        raise ValueError(f'{key} has shape {state[key].shape}, expected {tuple(want)}')
     node = params
     for part in path[:-1]:
       node = node.setdefault(part, {})
-    node[path[-1]] = {'kernel': kernel, 'bias': bias}
+    node[path[-1]] = {ours: value for ours, (_, value) in leaves.items()}
   return params
 
 
@@ -149,19 +210,36 @@ def _lookup(tree, *keys):
 
 
 def check_hyper_parameters(hyper_parameters, config: ml_collections.ConfigDict, path) -> None:
-  """Refuses a config whose ratio or dilation cycle differs from the original's hparameter.yaml
-  stored in a Lightning checkpoint (neither can be read from the weights)."""
+  """Refuses a config that differs from the original's hparameter.yaml stored in a Lightning
+  checkpoint where the weights cannot tell: NU-Wave's ratio and dilation cycle; NU-Wave 2's log-SNR
+  range, STFT, embedding and output rate (its authors also released a 16 kHz-output model)."""
   if hyper_parameters is None:
     return
   hparams = _lookup(hyper_parameters, 'hparams') or hyper_parameters
-  for keys, field, ours in ((('audio', 'ratio'), 'data.ratio', config.data.ratio),
-                            (('arch', 'dilation_cycle_length'), 'model.dilation_cycle',
-                             config.model.dilation_cycle)):
+  m = config.model
+  if m.get('name', 'nuwave') == 'nuwave2':
+    fields = ((('audio', 'sampling_rate'), 'data.sample_rate_hz', config.data.sample_rate_hz),
+              (('audio', 'filter_length'), 'the STFT size', 1024), (('audio', 'hop_length'), 'the STFT hop', 256),
+              (('logsnr', 'logsnr_min'), 'diffusion.logsnr_min', config.diffusion.logsnr_min),
+              (('logsnr', 'logsnr_max'), 'diffusion.logsnr_max', config.diffusion.logsnr_max),
+              (('dpm', 'pos_emb_scale'), 'model.embedding_scale', m.embedding_scale),
+              (('dpm', 'pos_emb_channels'), 'model.embedding_channels', m.embedding_channels))
+  else:
+    fields = ((('audio', 'ratio'), 'data.ratio', config.data.ratio),
+              (('arch', 'dilation_cycle_length'), 'model.dilation_cycle', m.dilation_cycle))
+  for keys, field, ours in fields:
     theirs = _lookup(hparams, *keys)
-    if theirs is not None and int(theirs) != ours:
-      advice = f'configs/nuwave_x{theirs}.py' if field == 'data.ratio' else f'a config with {field} = {theirs}'
+    if theirs is not None and float(theirs) != float(ours):
+      if field == 'data.ratio':
+        advice = f'use configs/nuwave_x{theirs}.py'
+      elif field == 'data.sample_rate_hz':
+        advice = f'it makes {theirs} Hz audio, and nuwave-jax upsamples to {ours} Hz'
+      elif field.startswith('the '):
+        advice = 'nuwave-jax computes the STFT of the released models'
+      else:
+        advice = f'use a config with {field} = {theirs}'
       raise ValueError(f'{path} was trained with {".".join(keys)} = {theirs}, but the config has '
-                       f'{field} = {ours}: use {advice}')
+                       f'{field} = {ours}: {advice}')
 
 
 def convert(checkpoint_path, config: ml_collections.ConfigDict, out_dir, trust_pickle=False) -> None:
@@ -183,7 +261,7 @@ def main(argv=None) -> int:
   parser = argparse.ArgumentParser(prog='nuwave-jax convert', description=__doc__.split('\n\n')[0],
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument('checkpoint', help='original .ckpt (Lightning) or _EMA state dict file')
-  parser.add_argument('--config', required=True, help='config file, e.g. configs/nuwave_x2.py')
+  parser.add_argument('--config', required=True, help='config file: configs/nuwave_x2.py, nuwave_x3.py, nuwave2.py')
   parser.add_argument('--out', required=True, help='checkpoint directory to write')
   parser.add_argument('--trust-pickle', action='store_true',
                       help='allow arbitrary pickled objects in the file (Lightning hyperparameters)')

@@ -21,38 +21,12 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import ml_collections
-import numpy as np
 
 from nuwave_jax import cpu_kernels
-
-# PyTorch's initialisers, which the original relies on: Kaiming-normal (gain sqrt 2, fan-in) for every
-# conv weight, the output conv included; U(+-1/sqrt(fan_in)) for Linear weights and for every bias.
-kaiming_normal = nn.initializers.variance_scaling(2.0, 'fan_in', 'normal')
-torch_linear_kernel = nn.initializers.variance_scaling(1.0 / 3.0, 'fan_in', 'uniform')
-
-
-def torch_bias(fan_in: int):
-  bound = 1.0 / math.sqrt(fan_in)
-
-  def init(key, shape, dtype=jnp.float32):
-    return jax.random.uniform(key, shape, dtype, -bound, bound)
-
-  return init
-
-
-def conv1d(features: int, in_features: int, kernel_size: int = 1, dilation: int = 1, dtype=jnp.float32,
-           name: str | None = None) -> nn.Conv:
-  """PyTorch's Conv1d with 'same' padding: [batch, time, in] -> [batch, time, features] in `dtype`,
-  float32 parameters kernel [kernel_size, in, features] and bias [features]."""
-  return nn.Conv(features, (kernel_size,), kernel_dilation=(dilation,), padding='SAME', dtype=dtype,
-                 param_dtype=jnp.float32, kernel_init=kaiming_normal,
-                 bias_init=torch_bias(in_features * kernel_size), name=name)
-
-
-def dense(features: int, in_features: int, name: str | None = None) -> nn.Dense:
-  """PyTorch's Linear in float32 (the noise-level path stays float32)."""
-  return nn.Dense(features, dtype=jnp.float32, param_dtype=jnp.float32,
-                  kernel_init=torch_linear_kernel, bias_init=torch_bias(in_features), name=name)
+from nuwave_jax import layers
+from nuwave_jax.layers import conv1d
+from nuwave_jax.layers import dense
+from nuwave_jax.nuwave2 import model as nuwave2_model
 
 
 def log_snr(noise_level: jax.Array, noise_std: jax.Array) -> jax.Array:
@@ -65,12 +39,7 @@ def noise_level_features(noise_level: jax.Array, channels: int, scale: float) ->
   """[sin v, cos v], v_i = scale * level * 10^(-4 i / (channels/2)). [batch] -> [batch, channels].
 
   `noise_level` is whatever the network embeds: the level l, or the log-SNR."""
-  half = channels // 2
-  # Frequencies rounded once from float64: v reaches 5e4, where one float32 ulp of a frequency
-  # (float32 pow differs by an ulp across libraries) moves sin(v) by 4e-3.
-  exponents = jnp.asarray(1e-4 ** (np.arange(half) / half), jnp.float32)
-  v = jnp.float32(scale) * noise_level.astype(jnp.float32)[:, None] * exponents[None, :]
-  return jnp.concatenate([jnp.sin(v), jnp.cos(v)], axis=-1)
+  return layers.sinusoidal_features(noise_level, channels, scale, channels // 2)
 
 
 class ResidualLayer(nn.Module):
@@ -195,9 +164,12 @@ def resolve_kernels(kernels: str) -> str:
   return kernels
 
 
-def build_model(config: ml_collections.ConfigDict) -> NuWave:
-  """The network described by `config.model` (a `get_config()` result)."""
+def build_model(config: ml_collections.ConfigDict) -> nn.Module:
+  """The network `config.model` describes: NU-Wave (model.name 'nuwave', this file) or NU-Wave 2
+  ('nuwave2', nuwave2/model.py)."""
   m = config.model
+  if m.get('name', 'nuwave') == 'nuwave2':
+    return nuwave2_model.build_model(config)
   return NuWave(residual_channels=m.residual_channels, residual_layers=m.residual_layers,
                 dilation_cycle=m.dilation_cycle, kernel_size=m.kernel_size,
                 embedding_channels=m.embedding_channels, embedding_dim=m.embedding_dim,
@@ -205,8 +177,10 @@ def build_model(config: ml_collections.ConfigDict) -> NuWave:
                 noise_input=m.noise_input, kernels=resolve_kernels(m.kernels))
 
 
-def init_params(module: NuWave, rng: jax.Array, time: int = 64):
-  """Float32 params for `module` (shapes do not depend on `time`)."""
+def init_params(module: nn.Module, rng: jax.Array, time: int = 512):
+  """Float32 params for a network of `build_model` (shapes do not depend on `time`, a multiple of 256)."""
+  if isinstance(module, nuwave2_model.NuWave2):
+    return nuwave2_model.init_params(module, rng, time)
   zeros = jnp.zeros((1, time), jnp.float32)
   half = jnp.full((1,), math.sqrt(0.5), jnp.float32)
   return module.init(rng, zeros, zeros, half, half)['params']

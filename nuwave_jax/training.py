@@ -99,6 +99,14 @@ def init_state(config: ml_collections.ConfigDict, mesh: Mesh) -> TrainState:
   return jax.jit(init, out_shardings=NamedSharding(mesh, P()))()
 
 
+def check_trainable(config: ml_collections.ConfigDict) -> None:
+  """Training runs NU-Wave's diffusion; a NU-Wave 2 config is refused by name (its training data and
+  objective are not in this version)."""
+  if config.model.get('name', 'nuwave') != 'nuwave':
+    raise ValueError(f'model.name {config.model.name!r}: this version trains NU-Wave only; a NU-Wave 2 '
+                     'checkpoint can be converted (nuwave-jax convert) and upsampled with')
+
+
 def make_noise_draw(config: ml_collections.ConfigDict):
   """`draw(rng, shape) -> (next rng, noise level l [batch], noise std s [batch], noise eps [batch,
   time])`: a train step's random draws from its RNG key, l and s as config.diffusion draws them."""
@@ -122,6 +130,7 @@ def make_train_step(config: ml_collections.ConfigDict, mesh: Mesh):
   metrics: {'loss', 'grad_norm'} float32 scalars. With train.microbatches = n the batch is processed
   in n sequential parts and their gradients averaged: the same update, with 1/n of the activations.
   """
+  check_trainable(config)
   module = model_lib.build_model(config)
   tx = make_optimizer(config)
   d, t = config.diffusion, config.train

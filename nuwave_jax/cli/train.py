@@ -40,6 +40,7 @@ def main(argv=None) -> int:
     config = configuration.load_config_file(args.config)
     configuration.apply_overrides(config, overrides)
     configuration.check_config(config)
+    training.check_trainable(config)
     training.check_workdir(config, args.workdir)
   except (FileNotFoundError, ValueError) as error:
     return common.fail(error)

@@ -1,0 +1,107 @@
+"""NU-Wave 2's diffusion (docs/reference.md §8), as pure functions on arrays: a continuous-time
+log-SNR schedule, plain L1 on eps, and the deterministic DDIM sampler.
+
+Symbols follow the paper: t in [0, 1], lambda(t) = -2 log tan(a t + b) with b = atan(exp(-lambda_max / 2))
+and a = atan(exp(-lambda_min / 2)) - b, so lambda(0) = lambda_max and lambda(1) = lambda_min;
+alpha^2 = sigmoid(lambda), sigma^2 = sigmoid(-lambda) (alpha^2 + sigma^2 = 1); y_t = alpha y0 + sigma eps.
+The network embeds n = (lambda_max - lambda) / (lambda_max - lambda_min), 0 for clean and 1 for noise.
+"""
+
+import math
+from typing import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+# The published 8-step schedule (hparameter.yaml dpm.infer_schedule): each step's lambda_t; the last
+# step goes to lambda_max.
+PAPER_LOG_SNRS = (-2.6, -0.8, 2.0, 6.4, 9.8, 12.9, 14.4, 17.2)
+# The output is clamped to [-1, 1 - 2^-10) as the original does (1 - float16 epsilon).
+CLAMP = (-1.0, 1.0 - 2.0**-10)
+
+
+def log_snr(t: jax.Array, logsnr_min: float, logsnr_max: float) -> jax.Array:
+  """lambda(t) for t in [0, 1]: [batch] -> [batch] float32."""
+  b = math.atan(math.exp(-logsnr_max / 2))
+  a = math.atan(math.exp(-logsnr_min / 2)) - b
+  return -2.0 * jnp.log(jnp.tan(a * t + b))
+
+
+def alpha_sigma(logsnr: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """(alpha, sigma) = (sqrt sigmoid(lambda), sqrt sigmoid(-lambda)), the shape of logsnr."""
+  return jnp.sqrt(jax.nn.sigmoid(logsnr)), jnp.sqrt(jax.nn.sigmoid(-logsnr))
+
+
+def network_input(logsnr: jax.Array, logsnr_min: float, logsnr_max: float) -> jax.Array:
+  """The normalised negative log-SNR the network embeds, (lambda_max - lambda) / (max - min)."""
+  return (logsnr_max - logsnr) / (logsnr_max - logsnr_min)
+
+
+def training_times(rng: jax.Array, batch: int) -> jax.Array:
+  """Low-discrepancy times t_i = (u + i / batch) mod 1, u ~ U(0, 1): one per example, evenly spread.
+  -> [batch] float32."""
+  u = jax.random.uniform(rng, (), jnp.float32)
+  return jnp.mod(u + jnp.arange(batch, dtype=jnp.float32) / batch, 1.0)
+
+
+def q_sample(clean: jax.Array, noise: jax.Array, logsnr: jax.Array) -> jax.Array:
+  """y = alpha y0 + sigma eps. clean, noise [batch, time]; logsnr [batch]."""
+  alpha, sigma = alpha_sigma(logsnr)
+  return alpha[:, None] * clean + sigma[:, None] * noise
+
+
+def loss(noise: jax.Array, noise_hat: jax.Array) -> jax.Array:
+  """Plain L1 on eps, the mean over every sample of the batch: a scalar."""
+  return jnp.mean(jnp.abs(noise.astype(jnp.float32) - noise_hat.astype(jnp.float32)))
+
+
+class Schedule(NamedTuple):
+  """The DDIM steps: step i goes from log-SNR logsnr_t[i] to logsnr_s[i] (both [steps] float32)."""
+  logsnr_t: jax.Array
+  logsnr_s: jax.Array
+
+
+def make_schedule(log_snrs=None, steps: int | None = None, logsnr_min: float = -20.0,
+                  logsnr_max: float = 20.0) -> Schedule:
+  """The published schedule (log_snrs: each step's lambda_t, the last step to lambda_max), or, with
+  `steps`, the uniform grid lambda_min + i h, h = (max - min) / steps, as the original's other step
+  counts."""
+  if (log_snrs is None) == (steps is None):
+    raise ValueError('give either the log-SNRs of the steps or a number of steps')
+  if log_snrs is None:
+    if steps < 1:
+      raise ValueError(f'steps must be at least 1, got {steps}')
+    grid = logsnr_min + np.arange(steps + 1) * (logsnr_max - logsnr_min) / steps
+    t, s = grid[:-1], grid[1:]
+  else:
+    t = np.asarray(log_snrs, np.float64)
+    if t.ndim != 1 or not len(t) or np.any(np.diff(t) <= 0) or t[0] < logsnr_min or t[-1] >= logsnr_max:
+      raise ValueError(f'log-SNRs must increase within [{logsnr_min}, {logsnr_max}), got {log_snrs}')
+    s = np.concatenate([t[1:], [logsnr_max]])
+  return Schedule(jnp.asarray(t, jnp.float32), jnp.asarray(s, jnp.float32))
+
+
+def ddim_step(noisy: jax.Array, noise_hat: jax.Array, logsnr_t: jax.Array, logsnr_s: jax.Array) -> jax.Array:
+  """One deterministic DDIM step: y0_hat = (y - sigma_t eps_hat) / alpha_t, then
+  y_s = alpha_s y0_hat + sigma_s eps_hat. noisy, noise_hat [batch, time]; log-SNRs scalars or [batch]."""
+  alpha_t, sigma_t = alpha_sigma(jnp.asarray(logsnr_t)[..., None])
+  alpha_s, sigma_s = alpha_sigma(jnp.asarray(logsnr_s)[..., None])
+  clean = (noisy - sigma_t * noise_hat) / alpha_t
+  return alpha_s * clean + sigma_s * noise_hat
+
+
+# (y [batch, time], logsnr [batch]) -> eps_hat [batch, time]
+Denoiser = Callable[[jax.Array, jax.Array], jax.Array]
+
+
+def ddim_sample(denoise: Denoiser, initial: jax.Array, schedule: Schedule) -> jax.Array:
+  """From y ~ N(0, I) (`initial`, [batch, time]) through the schedule's steps as one lax.scan, then
+  the original's clamp. -> [batch, time] float32."""
+  def step(y, logsnrs):
+    logsnr_t, logsnr_s = logsnrs
+    return ddim_step(y, denoise(y, jnp.broadcast_to(logsnr_t, y.shape[:1])), logsnr_t, logsnr_s), None
+
+  y, _ = jax.lax.scan(step, initial, (schedule.logsnr_t, schedule.logsnr_s))
+  return jnp.clip(y, *CLAMP)
