@@ -1,10 +1,10 @@
 """Evaluation over a set of 48 kHz utterances: the paper's metrics over N sampling runs.
 
 The one eval loop, run by evaluate.py and by training's evals. Each utterance is trimmed to a multiple
-of the ratio and peak-normalised (docs/reference.md §4), its low-resolution input is simulated as in
-training, and it is upsampled `runs` times with different seeds. Per run, each metric is the mean over
-utterances; the report gives the mean and standard deviation over runs, with the linear-interpolation
-baseline (the condition itself) beside the model.
+of the ratio (NU-Wave 2: of 256) and peak-normalised (docs/reference.md §4, §8), its low-resolution
+input is simulated as in training, and it is upsampled `runs` times with different seeds. Per run,
+each metric is the mean over utterances; the report gives the mean and standard deviation over runs,
+with the input itself (NU-Wave's linear interpolation) as the baseline beside the model.
 """
 
 import dataclasses
@@ -27,22 +27,23 @@ def score(reference: np.ndarray, estimate: np.ndarray, input_rate_hz: int) -> di
           'lsd_lf': metrics.lsd_low(reference, estimate, input_rate_hz)}
 
 
-def prepare_reference(audio: np.ndarray, ratio: int) -> np.ndarray:
-  """Trimmed to a multiple of the ratio and peak-normalised to 1 (silence stays silent). [time]."""
-  audio = audio[:len(audio) // ratio * ratio]
+def prepare_reference(audio: np.ndarray, multiple: int) -> np.ndarray:
+  """Trimmed to a multiple of `multiple` (NU-Wave's ratio, NU-Wave 2's 256) and peak-normalised to 1
+  (silence stays silent). [time]."""
+  audio = audio[:len(audio) // multiple * multiple]
   peak = float(np.max(np.abs(audio))) if len(audio) else 0.0
   return (audio / peak if peak > 0 else audio).astype(np.float32)
 
 
-def scorable(utterances: list[tuple[str, np.ndarray]], ratio: int):
+def scorable(utterances: list[tuple[str, np.ndarray]], multiple: int):
   """(the (name, audio) pairs the metrics can score, a reason for each one left out): no sample
-  left once trimmed to a multiple of the ratio, or silence (SNR and LSD are undefined against a
-  silent reference)."""
+  left once trimmed to a multiple of `multiple` (`prepare_reference`), or silence (SNR and LSD are
+  undefined against a silent reference)."""
   kept, skipped = [], []
   for name, audio in utterances:
-    reference = prepare_reference(audio, ratio)
+    reference = prepare_reference(audio, multiple)
     if len(reference) == 0:
-      skipped.append(f'{name}: shorter than {ratio} samples at 48 kHz')
+      skipped.append(f'{name}: shorter than {multiple} samples at 48 kHz')
     elif not np.any(reference):
       skipped.append(f'{name}: silent')
     else:
@@ -65,34 +66,37 @@ class Evaluation:
 
 
 def evaluate(upsampler, utterances: list[tuple[str, np.ndarray]], runs: int, seed: int, on_batch=None,
-             keep_input_band: bool = False):
+             keep_input_band: bool = False, input_rate_hz: int | None = None):
   """Scores `upsampler` (an `inference.Upsampler`, sampling as its config.sample says) on (name,
-  48 kHz audio) pairs that `scorable` kept. Run r samples each utterance with the seed
-  `inference.seed_for(name, seed + r)`, as `nuwave-jax upsample` does. With keep_input_band the report
-  also scores the outputs with the input's own band kept (`band_merge`) as 'model_keep_input_band'.
+  48 kHz audio) pairs that `scorable` kept, their input simulated at input_rate_hz (NU-Wave: its one
+  rate). Run r samples each utterance with the seed `inference.seed_for(name, seed + r)`, as
+  `nuwave-jax upsample` does. With keep_input_band the report also scores the outputs with the input's
+  own band kept (`band_merge`) as 'model_keep_input_band'.
 
   Returns an `Evaluation`: the report dict and the first run's signals.
   """
-  ratio, input_rate = upsampler.ratio, upsampler.input_rate_hz
+  input_rate = input_rate_hz or upsampler.input_rate_hz
   names = [n for n, _ in utterances]
-  references = [prepare_reference(a, ratio) for _, a in utterances]
-  simulated = [upsampler.simulate(r[None]) for r in references]
-  conditions = [condition[0] for condition, _ in simulated]
-  kept_band = [band_merge.to_48k(low, input_rate, len(r))[0] for (_, low), r in zip(simulated, references)]
+  references = [prepare_reference(a, upsampler.trim_multiple) for _, a in utterances]
+  simulated = [upsampler.simulate(r[None], input_rate) for r in references]
+  conditions = [cond[0] for cond, _, _ in simulated]
+  bands = [band[0] for _, _, band in simulated] if upsampler.any_rate else None
   linear = [score(r, c, input_rate) for r, c in zip(references, conditions)]
   scored = {'model': [], 'model_keep_input_band': []}  # per run, per utterance
   first = None
   for run in range(runs):
     outputs = upsampler.upsample_signals(conditions, [inference.seed_for(n, seed + run) for n in names],
-                                         on_batch)
+                                         on_batch, bands)
     scored['model'].append([score(r, o, input_rate) for r, o in zip(references, outputs)])
     merged = None
     if keep_input_band:
-      merged = [band_merge.keep_input_band(o[None], k[None], input_rate / 2)[0]
-                for o, k in zip(outputs, kept_band)]
+      merged = [band_merge.keep_input_band(o[None], kept, input_rate / 2)[0]
+                for o, (_, kept, _) in zip(outputs, simulated)]
       scored['model_keep_input_band'].append([score(r, m, input_rate) for r, m in zip(references, merged)])
     first = first or (outputs, merged)
-  report = {'utterances': len(utterances), 'runs': runs, 'ratio': ratio, 'input_rate_hz': input_rate}
+  report = {'utterances': len(utterances), 'runs': runs, 'input_rate_hz': input_rate}
+  if not upsampler.any_rate:
+    report['ratio'] = upsampler.ratio
   for key, per_run in scored.items():
     if per_run:
       run_means = [mean_scores(scores) for scores in per_run]

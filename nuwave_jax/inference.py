@@ -7,6 +7,10 @@ librosa instead, a train/test mismatch that left its users with no upsampling. A
 as ground truth only when asked (`simulate`): its low-resolution input is then made from it exactly as
 in training (`conditioning.low_rate_signal`). Every channel of a file is upsampled, each as a signal of
 its own with the file's seed, so a stereo image stays where it was.
+
+A NU-Wave 2 checkpoint takes a file at any rate from 6 kHz to 48 kHz: polyphase resampling brings it to
+48 kHz and its rate sets the band (`conditioning.from_low_rate`); simulated from 48 kHz ground truth, the
+condition is the original's test path at the rate asked for (`conditioning.band_limited`).
 """
 
 import dataclasses
@@ -18,6 +22,7 @@ import ml_collections
 import numpy as np
 import soxr
 
+from nuwave_jax import band_merge
 from nuwave_jax import checkpoints
 from nuwave_jax import conditioning
 from nuwave_jax import configuration
@@ -25,9 +30,12 @@ from nuwave_jax import diffusion
 from nuwave_jax import model as model_lib
 from nuwave_jax import sampling
 from nuwave_jax.data import audio as audio_io
+from nuwave_jax.nuwave2 import diffusion as nuwave2_diffusion
+from nuwave_jax.nuwave2 import sampling as nuwave2_sampling
 
 # What a command may change in a checkpoint's config: how it samples, and how the network computes.
 FIXED_GROUPS = ('model', 'diffusion', 'data', 'train')
+MIN_RATE_HZ = 6000  # NU-Wave 2 was trained on cutoffs from 3 kHz up
 
 
 class InputError(ValueError):
@@ -52,33 +60,66 @@ class Upsampler:
 
   @classmethod
   def for_params(cls, config: ml_collections.ConfigDict, params) -> 'Upsampler':
-    schedule = diffusion.make_schedule(config.sample.betas, config.sample.noise_scale)
-    upsample = sampling.make_upsampler(model_lib.build_model(config), config.model.prediction,
-                                       config.model.network_input)
-    return cls(config, params, schedule, upsample)
+    module, s = model_lib.build_model(config), config.sample
+    if config.model.name == 'nuwave2':
+      f = config.diffusion
+      schedule = nuwave2_diffusion.make_schedule(None if s.steps else s.log_snrs, s.steps or None,
+                                                 f.logsnr_min, f.logsnr_max)
+      return cls(config, params, schedule, nuwave2_sampling.make_upsampler(module, f.logsnr_min, f.logsnr_max))
+    schedule = diffusion.make_schedule(s.betas, s.noise_scale)
+    return cls(config, params, schedule, sampling.make_upsampler(module, config.model.prediction,
+                                                                 config.model.network_input))
+
+  @property
+  def any_rate(self) -> bool:
+    """Whether the network takes any input rate and its band (NU-Wave 2), or one rate (NU-Wave)."""
+    return self.config.model.name == 'nuwave2'
 
   @property
   def ratio(self) -> int:
     return self.config.data.ratio
 
   @property
-  def input_rate_hz(self) -> int:
-    return self.config.data.sample_rate_hz // self.ratio
+  def input_rate_hz(self) -> int | None:
+    """NU-Wave's one input rate (48000 / ratio); None for NU-Wave 2, whose files bring their own."""
+    return None if self.any_rate else self.config.data.sample_rate_hz // self.ratio
 
-  def simulate(self, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(48 kHz condition, low-rate signal at input_rate_hz) of 48 kHz ground truth [channels, time],
-    made as in training; time must be a multiple of the ratio."""
+  @property
+  def trim_multiple(self) -> int:
+    """Ground truth is trimmed to a multiple of this: the ratio, or NU-Wave 2's STFT hop."""
+    return 256 if self.any_rate else self.ratio
+
+  def simulate(self, reference: np.ndarray, input_rate_hz: int | None = None):
+    """(48 kHz condition, the input's own band at 48 kHz for --keep-input-band, band or None) of 48
+    kHz ground truth [channels, time] at `input_rate_hz` (NU-Wave: its own rate), made as the model
+    was trained (NU-Wave) or tested (NU-Wave 2); time a multiple of trim_multiple."""
+    if self.any_rate:
+      cond, band = conditioning.band_limited(reference, input_rate_hz)
+      return cond, cond, band
+    if input_rate_hz not in (None, self.input_rate_hz):
+      raise InputError(f'this checkpoint upsamples {self.input_rate_hz} Hz (x{self.ratio}), not {input_rate_hz} Hz')
     d = self.config.data
     low = conditioning.low_rate_signal(reference, self.ratio, d.lowpass_n_fft, d.lowpass_hop)
-    return conditioning.upsample_linear(low, self.ratio, reference.shape[-1]), low
+    cond = conditioning.upsample_linear(low, self.ratio, reference.shape[-1])
+    return cond, band_merge.to_48k(low, self.input_rate_hz, cond.shape[1]), None
 
-  def condition_from_file(self, audio: np.ndarray, rate: int, path,
-                          resample: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """(48 kHz condition [channels, time], the low-rate signal [channels, n] at input_rate_hz) of a
-    decoded file [channels, n] at its own `rate`; an InputError names the file if it cannot be."""
-    if rate == self.config.data.sample_rate_hz:
-      raise InputError(f'{path}: already {rate} Hz; pass --simulate to treat it as ground truth and '
-                       f'upsample its simulated {self.input_rate_hz} Hz version')
+  def condition_from_file(self, audio: np.ndarray, rate: int, path, resample: bool = False):
+    """(48 kHz condition [channels, time], the input's own band at 48 kHz [channels, time], band
+    [channels, 513] or None) of a decoded file [channels, n] at its own `rate`; an InputError names
+    the file if it cannot be."""
+    target = self.config.data.sample_rate_hz
+    if rate == target:
+      wanted = 'a rate' if self.any_rate else f'{self.input_rate_hz} Hz'
+      raise InputError(f'{path}: already {rate} Hz; pass --simulate {"RATE " if self.any_rate else ""}to treat '
+                       f'it as ground truth and upsample its simulated version at {wanted}')
+    if self.any_rate:
+      if not MIN_RATE_HZ <= rate < target:
+        raise InputError(f'{path}: {rate} Hz; NU-Wave 2 takes inputs from {MIN_RATE_HZ} to {target} Hz '
+                         f'(cutoffs of 3 to 24 kHz)')
+      cond, band = conditioning.from_low_rate(audio, rate, target)
+      if cond.shape[1] == 0:
+        raise InputError(f'{path}: shorter than 256 samples at {target} Hz')
+      return cond, cond, band
     if rate != self.input_rate_hz:
       if not resample:
         raise InputError(f'{path}: {rate} Hz, but this checkpoint upsamples {self.input_rate_hz} Hz '
@@ -87,7 +128,8 @@ class Upsampler:
       if audio.shape[1] == 0:
         raise InputError(f'{path}: too short to resample: no sample is left at {self.input_rate_hz} Hz')
     audio = np.ascontiguousarray(audio, np.float32)
-    return conditioning.upsample_linear(audio, self.ratio), audio
+    cond = conditioning.upsample_linear(audio, self.ratio)
+    return cond, band_merge.to_48k(audio, self.input_rate_hz, cond.shape[1]), None
 
   def chunk_samples(self) -> tuple[int, int]:
     """config.sample's (chunk, overlap) in samples, rounded to whole noise blocks."""
@@ -103,15 +145,17 @@ class Upsampler:
     chunk, overlap = self.chunk_samples()
     return sum(len(sampling.plan_chunks(n, chunk, overlap)) for n in lengths)
 
-  def upsample_signals(self, conditions: list[np.ndarray], seeds: list[int], on_batch=None) -> list[np.ndarray]:
-    """48 kHz outputs [time] for 48 kHz conditions [time] of any length, each peak-normalised as in
-    training and scaled back; chunked and batched as config.sample says."""
+  def upsample_signals(self, conditions: list[np.ndarray], seeds: list[int], on_batch=None,
+                       bands: list[np.ndarray] | None = None) -> list[np.ndarray]:
+    """48 kHz outputs [time] for 48 kHz conditions [time] of any length (and, for NU-Wave 2, their
+    bands [513]), each peak-normalised as in training and scaled back; chunked and batched as
+    config.sample says."""
     chunk, overlap = self.chunk_samples()
     peaks = [float(np.max(np.abs(c))) if len(c) else 0.0 for c in conditions]
     scaled = [c / p if p > 0 else c for c, p in zip(conditions, peaks)]
     keys = [jax.random.key(s) for s in seeds]
     outputs = sampling.upsample_chunked(self.upsample, self.params, scaled, keys, self.schedule, chunk,
-                                        overlap, self.config.sample.batch_size, on_batch)
+                                        overlap, self.config.sample.batch_size, on_batch, bands)
     # Silence in, silence out: a silent condition carries no information to upsample.
     return [o * p if p > 0 else np.zeros_like(o) for o, p in zip(outputs, peaks)]
 

@@ -65,16 +65,19 @@ def main(argv=None) -> int:
       raise ValueError(f'--runs {args.runs}: must be at least 1')
     upsampler = inference.Upsampler.from_checkpoint(args.checkpoint, use_ema=not args.no_ema,
                                                     overrides=flags + overrides)
+    if upsampler.any_rate:
+      raise ValueError(f'{args.checkpoint} is a NU-Wave 2 checkpoint: evaluate scores NU-Wave checkpoints; '
+                       'score a NU-Wave 2 one on a file with upsample --simulate RATE')
     utterances, skipped = evaluation.scorable(load_utterances(args.data, upsampler, args.limit),
-                                              upsampler.ratio)
+                                              upsampler.trim_multiple)
     for reason in skipped:
       print(f'warning: not scored: {reason}', file=sys.stderr)
     if not utterances:
       raise ValueError(f'--data {args.data}: no utterance can be scored')
   except (FileNotFoundError, ValueError) as error:
     return common.fail(error)
-  ratio = upsampler.ratio
-  total = args.runs * upsampler.count_chunks([len(evaluation.prepare_reference(a, ratio)) for _, a in utterances])
+  ratio, multiple = upsampler.ratio, upsampler.trim_multiple
+  total = args.runs * upsampler.count_chunks([len(evaluation.prepare_reference(a, multiple)) for _, a in utterances])
   with tqdm(total=total, unit='chunk', desc=f'{args.runs} runs', dynamic_ncols=True) as bar:
     result = evaluation.evaluate(upsampler, utterances, args.runs, upsampler.config.sample.seed, bar.update,
                                  args.keep_input_band)

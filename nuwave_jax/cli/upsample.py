@@ -28,14 +28,16 @@ def parser() -> argparse.ArgumentParser:
   p.add_argument('inputs', nargs='+', metavar='INPUT', help='audio files or folders (searched recursively)')
   p.add_argument('--checkpoint', required=True, metavar='DIR', help='a training workdir or a converted checkpoint')
   p.add_argument('--output', required=True, metavar='DIR', help='folder for the 48 kHz WAV files')
-  p.add_argument('--simulate', action='store_true',
-                 help='48000 Hz inputs are ground truth: upsample their simulated low-rate version, print SNR/LSD')
+  p.add_argument('--simulate', nargs='?', type=int, const=0, metavar='RATE',
+                 help='48000 Hz inputs are ground truth: upsample their version simulated at RATE Hz (NU-Wave: '
+                      'its own rate), print SNR/LSD')
   p.add_argument('--resample', action='store_true', help="resample other rates to the checkpoint's input rate")
   p.add_argument('--mono', action='store_true', help='mix the channels to one (default: every channel upsampled)')
   p.add_argument('--keep-input-band', action='store_true',
                  help="keep the input's own audio below its cutoff; the model adds the band above")
-  p.add_argument('--schedule', default='paper', metavar='S', help="'paper' (8 steps), 'training' or b1,b2,...")
+  p.add_argument('--schedule', default='paper', metavar='S', help="NU-Wave: 'paper' (8 steps), 'training' or b1,b2,...")
   p.add_argument('--noise-scale', type=float, metavar='X', help="each step's added noise x X, in [0, 1]")
+  p.add_argument('--steps', type=int, metavar='N', help='NU-Wave 2: N DDIM steps on a uniform log-SNR grid')
   p.add_argument('--chunk-seconds', type=float, metavar='T', help='long files are sampled in chunks of T s')
   p.add_argument('--overlap-seconds', type=float, metavar='T', help='of neighbouring chunks')
   p.add_argument('--batch-size', type=int, metavar='N', help='chunks sampled at once')
@@ -47,14 +49,23 @@ def parser() -> argparse.ArgumentParser:
 
 def schedule_overrides(args, checkpoint) -> list[str]:
   """The flags as config.sample overrides; --schedule 'training' reads the checkpoint's diffusion."""
+  from nuwave_jax import configuration
+  from nuwave_jax import diffusion
+  saved = pathlib.Path(checkpoint, configuration.CONFIG_FILENAME)
+  saved = configuration.load_saved_config(checkpoint) if saved.is_file() else None  # else restoring names it
+  nuwave2 = saved is not None and saved.model.name == 'nuwave2'
+  given = lambda *flags: [flag for flag, value in flags if value not in (None, 'paper')]
+  wrong = given(('--schedule', args.schedule), ('--noise-scale', args.noise_scale)) if nuwave2 else \
+      given(('--steps', args.steps))
+  if wrong:
+    family, instead = ('NU-Wave 2', '--steps') if nuwave2 else ('NU-Wave', '--schedule')
+    raise ValueError(f'{", ".join(wrong)}: not for a {family} checkpoint (use {instead})')
   overrides = [f'sample.{key}={value}' for key, value in
                (('noise_scale', args.noise_scale), ('chunk_seconds', args.chunk_seconds),
                 ('overlap_seconds', args.overlap_seconds), ('batch_size', args.batch_size),
-                ('seed', args.seed)) if value is not None]
-  if args.schedule == 'training':
-    from nuwave_jax import configuration
-    from nuwave_jax import diffusion
-    d = configuration.load_saved_config(checkpoint).diffusion
+                ('seed', args.seed), ('steps', args.steps)) if value is not None]
+  if args.schedule == 'training' and saved is not None:
+    d = saved.diffusion
     betas = diffusion.training_betas(d.num_steps, d.beta_start, d.beta_end)
     overrides.append(f'sample.betas={tuple(float(b) for b in betas)}')
   elif args.schedule != 'paper':
@@ -105,11 +116,13 @@ def main(argv=None) -> int:
   except (OSError, ValueError) as error:
     return common.fail(error)
   config = upsampler.config
-  rate, seed, input_rate = config.data.sample_rate_hz, config.sample.seed, upsampler.input_rate_hz
+  rate, seed = config.data.sample_rate_hz, config.sample.seed
+  simulate = args.simulate is not None
+  simulate_rate = args.simulate or upsampler.input_rate_hz
   inputs = {path.resolve() for path, _ in pairs}
   failures, done = 0, 0
   planned: dict[pathlib.Path, pathlib.Path] = {}
-  group = []  # (path, output path, conditions [C, T], low-rate signal [C, n], float output)
+  group = []  # (path, output path, conditions [C, T], the input's band at 48 kHz [C, T], bands, cutoff, float)
   simulated = []  # (path, output path, 48 kHz ground truth [T])
 
   def write(path, out_path, audio, float_samples, note=''):
@@ -127,17 +140,17 @@ def main(argv=None) -> int:
   def flush():
     if not group:
       return
-    signals = [(i, c) for i, (_, _, conditions, _, _) in enumerate(group) for c in conditions]
+    signals = [(i, c) for i, item in enumerate(group) for c in item[2]]
+    bands = [b for item in group for b in item[4]] if upsampler.any_rate else None
     with tqdm(total=upsampler.count_chunks([len(c) for _, c in signals]), unit='chunk', desc='sampling',
               dynamic_ncols=True) as bar:
       outputs = upsampler.upsample_signals([c for _, c in signals],
                                            [inference.seed_for(str(group[i][0]), seed) for i, _ in signals],
-                                           bar.update)
-    for i, (path, out_path, conditions, low, float_samples) in enumerate(group):
+                                           bar.update, bands)
+    for i, (path, out_path, _, kept, _, cutoff_hz, float_samples) in enumerate(group):
       audio = np.stack([o for (j, _), o in zip(signals, outputs) if j == i])
       if args.keep_input_band:
-        audio = band_merge.keep_input_band(audio, band_merge.to_48k(low, input_rate, audio.shape[1]),
-                                           input_rate / 2)
+        audio = band_merge.keep_input_band(audio, kept, cutoff_hz)
       write(path, out_path, audio, float_samples)
     group.clear()
 
@@ -149,37 +162,44 @@ def main(argv=None) -> int:
       if out_path.resolve() in planned:
         raise inference.InputError(f'{path}: {planned[out_path.resolve()]} already writes {out_path}')
       audio, file_rate = inference.read_input(path, mono=args.mono)
-      if args.simulate and file_rate == rate:
+      if simulate and file_rate == rate:
+        if upsampler.any_rate and not args.simulate:
+          raise inference.InputError(f'{path}: NU-Wave 2 simulates any rate: give it, as in --simulate 16000')
         try:  # read as evaluate reads its files: one channel, trimmed, peak 1
           reference = audio_io.utterance_to_float(audio_io.prepare_utterance(path, config.data.trim_top_db))
         except audio_io.AudioError as error:
           raise inference.InputError(str(error)) from None
-        if not evaluation.scorable([(path, reference)], upsampler.ratio)[0]:
-          raise inference.InputError(f'{path}: cannot be scored (silent, or shorter than {upsampler.ratio} '
-                                     'samples once trimmed)')
+        if not evaluation.scorable([(path, reference)], upsampler.trim_multiple)[0]:
+          raise inference.InputError(f'{path}: cannot be scored (silent, or shorter than '
+                                     f'{upsampler.trim_multiple} samples once trimmed)')
         planned[out_path.resolve()] = path
         simulated.append((path, out_path, reference))
         continue
       try:
-        conditions, low = upsampler.condition_from_file(audio, file_rate, path, args.resample)
+        conditions, kept, bands = upsampler.condition_from_file(audio, file_rate, path, args.resample)
       except inference.InputError as error:
-        only = f'; --simulate takes only {rate} Hz files as ground truth' if args.simulate else ''
+        only = f'; --simulate takes only {rate} Hz files as ground truth' if simulate else ''
         raise inference.InputError(f'{error}{only}') from None
     except inference.InputError as error:
       print(f'error: {error}', file=sys.stderr)
       failures += 1
       continue
     planned[out_path.resolve()] = path
-    group.append((path, out_path, conditions, low, float(np.max(np.abs(audio))) > 1.0))
-    if sum(c.size for _, _, c, _, _ in group) >= GROUP_SECONDS * rate:
+    cutoff_hz = (file_rate if upsampler.any_rate else upsampler.input_rate_hz) / 2
+    group.append((path, out_path, conditions, kept, bands, cutoff_hz, float(np.max(np.abs(audio))) > 1.0))
+    if sum(item[2].size for item in group) >= GROUP_SECONDS * rate:
       flush()
   flush()
 
   if simulated:
     utterances = [(str(path), reference) for path, _, reference in simulated]
-    total = upsampler.count_chunks([len(evaluation.prepare_reference(r, upsampler.ratio)) for _, r in utterances])
+    multiple = upsampler.trim_multiple
+    total = upsampler.count_chunks([len(evaluation.prepare_reference(r, multiple)) for _, r in utterances])
     with tqdm(total=total, unit='chunk', desc='sampling', dynamic_ncols=True) as bar:
-      result = evaluation.evaluate(upsampler, utterances, 1, seed, bar.update, args.keep_input_band)
+      try:
+        result = evaluation.evaluate(upsampler, utterances, 1, seed, bar.update, args.keep_input_band, simulate_rate)
+      except ValueError as error:
+        return common.fail(error)
     outputs = result.outputs_keep_input_band if args.keep_input_band else result.outputs
     for (path, out_path, _), scores, output in zip(simulated, result.report['per_utterance'], outputs):
       m, lin = scores['model_keep_input_band' if args.keep_input_band else 'model'], scores['linear']

@@ -1,0 +1,92 @@
+"""A NU-Wave 2 checkpoint through the tools: converted from the original's layout, then upsampling real
+files whose own rate sets their band, and 48 kHz ground truth simulated at a rate."""
+
+import re
+
+import numpy as np
+import pytest
+import soundfile
+
+from configs import nuwave2_tiny
+from nuwave_jax import checkpoints
+from nuwave_jax import conditioning
+from nuwave_jax import configuration
+from nuwave_jax import convert
+from nuwave_jax import evaluation
+from nuwave_jax import inference
+from nuwave_jax.data import audio as audio_io
+import sample
+from tests import reference_nuwave2
+
+
+@pytest.fixture(scope='module')
+def nuwave2_checkpoint(tmp_path_factory):
+  """The tiny NU-Wave 2 of random weights in the original's layout, converted as `convert` writes it."""
+  config = nuwave2_tiny.get_config()
+  m = config.model
+  state_dict = reference_nuwave2.random_state_dict(np.random.default_rng(0), m.residual_channels, m.residual_layers,
+                                                   m.embedding_channels, m.embedding_dim, m.bsft_channels)
+  directory = tmp_path_factory.mktemp('nuwave2')
+  configuration.save_config(directory, config)
+  manager = checkpoints.make_manager(directory)
+  checkpoints.save(manager, 0, {'params': convert.params_from_torch(state_dict, config)})
+  manager.wait_until_finished()
+  manager.close()
+  return directory
+
+
+def _tone(seconds, rate, hz):
+  return 0.5 * np.sin(2 * np.pi * hz * np.arange(int(seconds * rate)) / rate)
+
+
+def test_each_file_is_upsampled_with_the_band_of_its_own_rate(nuwave2_checkpoint, tmp_path, capsys):
+  inputs = {}
+  for name, rate, channels in (('phone', 8000, 1), ('radio', 22050, 1), ('cd', 44100, 2), ('odd', 11025, 1)):
+    audio = np.stack([_tone(0.3, rate, 440 * (c + 1)) for c in range(channels)], axis=1)
+    soundfile.write(tmp_path / f'{name}.wav', audio.astype(np.float32), rate)
+    inputs[name] = (rate, channels)
+  soundfile.write(tmp_path / 'hq.wav', _tone(0.3, 48000, 440).astype(np.float32), 48000)
+  soundfile.write(tmp_path / 'low.wav', _tone(0.3, 4000, 440).astype(np.float32), 4000)
+  code = sample.main([str(tmp_path / f'{n}.wav') for n in (*inputs, 'hq', 'low')] +
+                     ['--checkpoint', str(nuwave2_checkpoint), '--output', str(tmp_path / 'out')])
+  assert code == 1
+  err = capsys.readouterr().err
+  assert 'hq.wav: already 48000 Hz; pass --simulate RATE' in err and 'low.wav: 4000 Hz; NU-Wave 2 takes inputs' in err
+  for name, (rate, channels) in inputs.items():
+    audio, out_rate = soundfile.read(tmp_path / 'out' / f'{name}.wav', always_2d=True)
+    assert out_rate == 48000 and audio.shape == (int(0.3 * rate) * 48000 // rate // 256 * 256, channels), name
+    assert np.all(np.isfinite(audio)) and np.abs(audio).max() > 0
+
+
+def test_the_upsampler_gives_a_files_band_to_the_network(nuwave2_checkpoint):
+  upsampler = inference.Upsampler.from_checkpoint(nuwave2_checkpoint)
+  audio = _tone(0.2, 16000, 300)[None].astype(np.float32)
+  cond, kept, band = upsampler.condition_from_file(audio, 16000, 'x.wav')
+  np.testing.assert_array_equal(band, conditioning.band_mask(16000)[None])
+  np.testing.assert_array_equal(kept, cond)
+  outputs = {}
+  for rate in (8000, 16000):
+    outputs[rate] = upsampler.upsample_signals([cond[0]], [1], bands=[conditioning.band_mask(rate)])[0]
+  assert np.abs(outputs[8000] - outputs[16000]).max() > 1e-4
+
+
+def test_simulate_takes_the_input_rate_and_scores_as_the_eval_loop(nuwave2_checkpoint, tmp_path, capsys):
+  soundfile.write(tmp_path / 'clean.wav', (_tone(0.4, 48000, 700) + _tone(0.4, 48000, 9000) / 4).astype(np.float32),
+                  48000)
+  assert sample.main([str(tmp_path / 'clean.wav'), '--simulate', '--checkpoint', str(nuwave2_checkpoint), '--output',
+                      str(tmp_path / 'a')]) == 1
+  assert 'give it, as in --simulate 16000' in capsys.readouterr().err
+  assert sample.main([str(tmp_path / 'clean.wav'), '--simulate', '12000', '--steps', '4', '--checkpoint',
+                      str(nuwave2_checkpoint), '--output', str(tmp_path / 'b')]) == 0
+  printed = re.search(r'SNR (-?[\d.]+) dB, LSD ([\d.]+) \(linear: (-?[\d.]+) dB, ([\d.]+)\)', capsys.readouterr().out)
+  upsampler = inference.Upsampler.from_checkpoint(nuwave2_checkpoint, overrides=['sample.steps=4'])
+  reference = audio_io.utterance_to_float(audio_io.prepare_utterance(tmp_path / 'clean.wav', 15.0))
+  result = evaluation.evaluate(upsampler, [(str(tmp_path / 'clean.wav'), reference)], 1, 0, input_rate_hz=12000)
+  scores = result.report['per_utterance'][0]
+  assert [float(x) for x in printed.groups()] == [round(scores['model']['snr'], 2), round(scores['model']['lsd'], 3),
+                                                  round(scores['linear']['snr'], 2), round(scores['linear']['lsd'], 3)]
+  assert result.report['input_rate_hz'] == 12000 and 'ratio' not in result.report
+  assert sample.main([str(tmp_path / 'clean.wav'), '--schedule', 'training', '--checkpoint',
+                      str(nuwave2_checkpoint), '--output', str(tmp_path / 'c')]) == 2
+  assert '--schedule: not for a NU-Wave 2 checkpoint (use --steps)' in capsys.readouterr().err
+
