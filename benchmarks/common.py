@@ -10,6 +10,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
+import ml_collections  # noqa: E402
 import numpy as np  # noqa: E402
 
 from nuwave_jax import host_memory  # noqa: E402
@@ -111,16 +112,51 @@ def train_step_runner(config, batch: int, samples: int = 32768, microbatches: in
   return run
 
 
-def sampler_runner(config, samples: int):
+def sampler_runner(config, samples: int, input_rate_hz: int = 16000):
   """A zero-argument function that upsamples one random utterance of `samples` samples with our
-  jitted sampler (condition path once, the schedule's steps as one lax.scan) and waits for it."""
-  from nuwave_jax import diffusion
+  jitted sampler (NU-Wave: condition path once, the schedule's steps as one lax.scan; NU-Wave 2: BSFT
+  once for a band of `input_rate_hz`, then its DDIM steps) and waits for it."""
   from nuwave_jax import model as model_lib
   from nuwave_jax import sampling
   module = model_lib.build_model(config)
   params = model_lib.init_params(module, jax.random.key(0))
-  schedule = diffusion.make_schedule(config.sample.betas)
-  upsample = sampling.make_upsampler(module)
   cond = np.random.default_rng(0).uniform(-0.5, 0.5, (1, samples)).astype(np.float32)
   keys = jax.random.split(jax.random.key(0), 1)
-  return lambda: jax.block_until_ready(upsample(params, cond, schedule, keys, jnp.zeros(1, jnp.int32)))
+  starts = jnp.zeros(1, jnp.int32)
+  if config.model.name == 'nuwave2':
+    from nuwave_jax import conditioning
+    from nuwave_jax.nuwave2 import diffusion as nuwave2_diffusion
+    from nuwave_jax.nuwave2 import sampling as nuwave2_sampling
+    d = config.diffusion
+    upsample = nuwave2_sampling.make_upsampler(module, d.logsnr_min, d.logsnr_max)
+    schedule = nuwave2_diffusion.make_schedule(config.sample.log_snrs)
+    band = conditioning.band_mask(input_rate_hz)[None]
+    return lambda: jax.block_until_ready(upsample(params, cond, schedule, keys, starts, band))
+  from nuwave_jax import diffusion
+  schedule = diffusion.make_schedule(config.sample.betas)
+  upsample = sampling.make_upsampler(module)
+  return lambda: jax.block_until_ready(upsample(params, cond, schedule, keys, starts))
+
+
+def paper_checkpoint(family: str, directory) -> ml_collections.ConfigDict:
+  """Saves the paper-size network of `family` ('nuwave': configs/nuwave_x2.py, 'nuwave2':
+  configs/nuwave2.py) with random weights, as `convert` writes a checkpoint (speed and memory do not
+  depend on the weights), and returns its config."""
+  from configs import nuwave2
+  from configs import nuwave_x2
+  from nuwave_jax import checkpoints
+  from nuwave_jax import configuration
+  from nuwave_jax import model as model_lib
+  config = {'nuwave': nuwave_x2, 'nuwave2': nuwave2}[family].get_config()
+  params = model_lib.init_params(model_lib.build_model(config), jax.random.key(0))
+  configuration.save_config(directory, config)
+  manager = checkpoints.make_manager(directory)
+  checkpoints.save(manager, 0, {'params': params})
+  manager.wait_until_finished()
+  manager.close()
+  return config
+
+
+def input_rate_hz(config) -> int:
+  """The rate of the files the process benchmarks write: NU-Wave x2's 24 kHz, 16 kHz for NU-Wave 2."""
+  return 16000 if config.model.name == 'nuwave2' else 48000 // config.data.ratio

@@ -1,7 +1,10 @@
 """A NU-Wave 2 checkpoint through the tools: converted from the original's layout, then upsampling real
 files whose own rate sets their band, and 48 kHz ground truth simulated at a rate."""
 
+import os
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -16,6 +19,7 @@ from nuwave_jax import evaluation
 from nuwave_jax import inference
 from nuwave_jax.data import audio as audio_io
 import sample
+from tests import conftest
 from tests import reference_nuwave2
 
 
@@ -90,3 +94,14 @@ def test_simulate_takes_the_input_rate_and_scores_as_the_eval_loop(nuwave2_check
                       str(nuwave2_checkpoint), '--output', str(tmp_path / 'c')]) == 2
   assert '--schedule: not for a NU-Wave 2 checkpoint (use --steps)' in capsys.readouterr().err
 
+
+def test_the_chunk_overlap_benchmark_runs_a_nuwave2_checkpoint(nuwave2_checkpoint):
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
+  env.pop('XLA_FLAGS', None)
+  result = subprocess.run([sys.executable, 'benchmarks/chunk_overlap.py', '--checkpoint', str(nuwave2_checkpoint),
+                           '--seconds', '0.2', '--chunk-seconds', '0.1', '--overlaps', '0.02', '0.05',
+                           '--input-rate', '11025'], cwd=conftest.REPO, capture_output=True, text=True, timeout=600,
+                          env=env)
+  assert result.returncode == 0, result.stderr[-3000:]
+  rows = [line for line in result.stdout.splitlines() if line.startswith('| 0.0')]
+  assert [row.split(' | ')[1] for row in rows] == ['1024', '2048']
