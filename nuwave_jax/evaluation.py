@@ -81,7 +81,7 @@ def evaluate(upsampler, utterances: list[tuple[str, np.ndarray]], runs: int, see
   simulated = [upsampler.simulate(r[None], input_rate) for r in references]
   conditions = [cond[0] for cond, _, _ in simulated]
   bands = [band[0] for _, _, band in simulated] if upsampler.any_rate else None
-  linear = [score(r, c, input_rate) for r, c in zip(references, conditions)]
+  baseline = [score(r, c, input_rate) for r, c in zip(references, conditions)]
   scored = {'model': [], 'model_keep_input_band': []}  # per run, per utterance
   first = None
   for run in range(runs):
@@ -103,9 +103,9 @@ def evaluate(upsampler, utterances: list[tuple[str, np.ndarray]], runs: int, see
       report[key] = {m: {'mean': float(np.mean([r[m] for r in run_means])),
                          'std': float(np.std([r[m] for r in run_means]))} for m in METRICS}
       report[f'{key}_per_run'] = run_means
-  report['linear'] = mean_scores(linear)
+  report[upsampler.baseline] = mean_scores(baseline)
   report['per_utterance'] = [
-      {'name': n, 'linear': linear[i], **{key: mean_scores([scores[i] for scores in per_run])
+      {'name': n, upsampler.baseline: baseline[i], **{key: mean_scores([scores[i] for scores in per_run])
                                           for key, per_run in scored.items() if per_run}}
       for i, n in enumerate(names)]
   return Evaluation(report, references, conditions, *first)

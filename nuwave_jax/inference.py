@@ -76,6 +76,12 @@ class Upsampler:
     return self.config.model.name == 'nuwave2'
 
   @property
+  def baseline(self) -> str:
+    """What the model is scored beside: NU-Wave's 'linear' interpolation of its input, or for NU-Wave
+    2 the 'input' itself, resampled to 48 kHz (the network's condition)."""
+    return 'input' if self.any_rate else 'linear'
+
+  @property
   def ratio(self) -> int:
     return self.config.data.ratio
 

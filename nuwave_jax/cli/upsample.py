@@ -202,9 +202,9 @@ def main(argv=None) -> int:
         return common.fail(error)
     outputs = result.outputs_keep_input_band if args.keep_input_band else result.outputs
     for (path, out_path, _), scores, output in zip(simulated, result.report['per_utterance'], outputs):
-      m, lin = scores['model_keep_input_band' if args.keep_input_band else 'model'], scores['linear']
-      write(path, out_path, output, False,
-            f"  SNR {m['snr']:.2f} dB, LSD {m['lsd']:.3f} (linear: {lin['snr']:.2f} dB, {lin['lsd']:.3f})")
+      m, lin = scores['model_keep_input_band' if args.keep_input_band else 'model'], scores[upsampler.baseline]
+      write(path, out_path, output, False, f"  SNR {m['snr']:.2f} dB, LSD {m['lsd']:.3f} "
+                                           f"({upsampler.baseline}: {lin['snr']:.2f} dB, {lin['lsd']:.3f})")
   print(f'upsampled {done} file(s) to {output_dir}' + (f'; {failures} failed' if failures else ''))
   return 1 if failures else 0
 
