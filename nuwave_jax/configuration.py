@@ -23,6 +23,7 @@ from nuwave_jax import diffusion
 CONFIG_FILENAME = 'config.json'
 GROUPS = ('model', 'diffusion', 'data', 'train', 'sample')
 SAMPLE_RATE_HZ = 48000  # every dataset is prepared, and every output written, at this rate
+NUWAVE2_MIN_RATE_HZ = 6000  # NU-Wave 2 was trained on cutoffs from 3 kHz up: inputs from 6 kHz
 FAMILIES = ('nuwave', 'nuwave2')  # config.model.name: configs/default.py and configs/nuwave2.py
 # The fields that take one of a few strings, and those strings (what each means: configs/default.py),
 # for every family, then for each.
@@ -151,8 +152,8 @@ def _nuwave2_checks(config: ml_collections.ConfigDict) -> list:
       (lambda: f.logsnr_min < f.logsnr_max, 'diffusion.logsnr_min', f'below diffusion.logsnr_max ({f.logsnr_max})'),
       (lambda: d.segment_samples >= 256 and d.segment_samples % 256 == 0, 'data.segment_samples',
        'a multiple of 256 (the STFT hop)'),
-      (lambda: all(6000 <= r <= SAMPLE_RATE_HZ for r in d.eval_rates_hz), 'data.eval_rates_hz',
-       f'input rates in [6000, {SAMPLE_RATE_HZ}] Hz'),
+      (lambda: all(NUWAVE2_MIN_RATE_HZ <= r < SAMPLE_RATE_HZ for r in d.eval_rates_hz), 'data.eval_rates_hz',
+       f'input rates in [{NUWAVE2_MIN_RATE_HZ}, {SAMPLE_RATE_HZ}) Hz'),
       (lambda: isinstance(s.steps, int) and s.steps >= 0, 'sample.steps', 'an integer >= 0 (0: sample.log_snrs)'),
       (lambda: len(s.log_snrs) >= 1 and all(f.logsnr_min <= a < b for a, b in zip(s.log_snrs, steps_end())),
        'sample.log_snrs', 'increasing log-SNRs in [diffusion.logsnr_min, diffusion.logsnr_max)'),

@@ -35,7 +35,6 @@ from nuwave_jax.nuwave2 import sampling as nuwave2_sampling
 
 # What a command may change in a checkpoint's config: how it samples, and how the network computes.
 FIXED_GROUPS = ('model', 'diffusion', 'data', 'train')
-MIN_RATE_HZ = 6000  # NU-Wave 2 was trained on cutoffs from 3 kHz up
 
 
 class InputError(ValueError):
@@ -119,9 +118,10 @@ class Upsampler:
       raise InputError(f'{path}: already {rate} Hz; pass --simulate {"RATE " if self.any_rate else ""}to treat '
                        f'it as ground truth and upsample its simulated version at {wanted}')
     if self.any_rate:
-      if not MIN_RATE_HZ <= rate < target:
-        raise InputError(f'{path}: {rate} Hz; NU-Wave 2 takes inputs from {MIN_RATE_HZ} to {target} Hz '
-                         f'(cutoffs of 3 to 24 kHz)')
+      low = configuration.NUWAVE2_MIN_RATE_HZ
+      if not low <= rate < target:
+        raise InputError(f'{path}: {rate} Hz; NU-Wave 2 takes inputs from {low} to {target} Hz (cutoffs of 3 to '
+                         f'24 kHz)')
       cond, band = conditioning.from_low_rate(audio, rate, target)
       if cond.shape[1] == 0:
         raise InputError(f'{path}: shorter than 256 samples at {target} Hz')

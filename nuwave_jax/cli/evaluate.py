@@ -60,7 +60,7 @@ def load_utterances(data: str, upsampler, limit: int | None):
 
 def input_rates(args, upsampler) -> list[int]:
   """The rates to score at: NU-Wave's one, or NU-Wave 2's --rates (its config's by default)."""
-  from nuwave_jax import inference
+  from nuwave_jax import configuration
   if not upsampler.any_rate:
     if args.rates and args.rates != [upsampler.input_rate_hz]:
       raise ValueError(f'--rates: {args.checkpoint} upsamples {upsampler.input_rate_hz} Hz only (NU-Wave x'
@@ -70,9 +70,10 @@ def input_rates(args, upsampler) -> list[int]:
     raise ValueError("--data config: give a NU-Wave 2 checkpoint a folder of 48 kHz ground truth")
   rates = args.rates or list(upsampler.config.data.eval_rates_hz)
   top = upsampler.config.data.sample_rate_hz
-  bad = [r for r in rates if not inference.MIN_RATE_HZ <= r < top]
+  low = configuration.NUWAVE2_MIN_RATE_HZ
+  bad = [r for r in rates if not low <= r < top]
   if bad:
-    raise ValueError(f'--rates {bad}: NU-Wave 2 takes inputs from {inference.MIN_RATE_HZ} to below {top} Hz')
+    raise ValueError(f'--rates {bad}: NU-Wave 2 takes inputs from {low} to below {top} Hz')
   return rates
 
 
