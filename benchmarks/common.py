@@ -13,12 +13,6 @@ import jax.numpy as jnp  # noqa: E402
 import ml_collections  # noqa: E402
 import numpy as np  # noqa: E402
 
-from nuwave_jax import host_memory  # noqa: E402
-
-# The benchmarks measure what train.py and sample.py run, which keep freed host memory for reuse; in
-# pytorch_original.py the setting holds for both frameworks (one process).
-host_memory.reuse_freed_host_memory()
-
 # scripts/fetch_speech.sh data/speech's eval split, the diagnostics' default real speech.
 EVAL_DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'data', 'speech', 'eval')
 

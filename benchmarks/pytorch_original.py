@@ -27,7 +27,12 @@ from torch.nn import functional as F
 import common
 from configs import nuwave_x2
 from nuwave_jax import convert
+from nuwave_jax import host_memory
 from nuwave_jax import model as model_lib
+
+# As `nuwave-jax train` does on a CPU; for both frameworks (one process). Sampling takes the same time
+# with and without it (docs/performance.md, 2026-12-01).
+host_memory.reuse_freed_host_memory()
 
 # The original PyTorch code on a 2-core machine of this kind, November 2026 (seconds).
 EARLIER_TRAIN_SECONDS = {1: 3.5, 4: 26}

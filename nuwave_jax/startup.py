@@ -1,5 +1,6 @@
-"""What every command does first: quiet third-party logs, freed host memory kept on a CPU, and JAX's
-persistent compilation cache, so that a second run of the same command does not compile again.
+"""What every command does first: quiet third-party logs, JAX's persistent compilation cache (so that
+a second run of the same command does not compile again), and for training on a CPU, freed host
+memory kept for reuse (`host_memory`).
 
 The cache lives in a user cache folder: $NUWAVE_JAX_CACHE_DIR if set (empty: no cache), else
 $XDG_CACHE_HOME/nuwave-jax/jax, else ~/.cache/nuwave-jax/jax. A compiled program is keyed by its
@@ -28,10 +29,14 @@ def cache_directory() -> pathlib.Path | None:
   return pathlib.Path(base) / 'nuwave-jax' / 'jax'
 
 
-def prepare() -> pathlib.Path | None:
-  """Call before the first JAX computation. Returns the compilation cache folder (or None)."""
+def prepare(reuse_host_memory: bool = False) -> pathlib.Path | None:
+  """Call before the first JAX computation. reuse_host_memory: keep freed host memory for reuse, for
+  training, whose every step frees and takes the same scratch block; sampling and scoring call
+  programs of other sizes in turn, whose blocks the kept memory would not fit (a 30 s file took
+  10-13 GB so, 2-4 GB without: docs/performance.md). Returns the compilation cache folder (or None)."""
   from nuwave_jax import host_memory  # imports jax: after the environment above is set
-  host_memory.reuse_freed_host_memory()
+  if reuse_host_memory:
+    host_memory.reuse_freed_host_memory()
   import jax
   quiet_logs()
   directory = cache_directory()

@@ -17,9 +17,10 @@ COMMANDS = {'upsample': 'nuwave_jax.cli.upsample', 'train': 'nuwave_jax.cli.trai
 
 
 def run(command: str, argv=None) -> int:
-  """Runs a subcommand as a fresh process would: quiet logs, host memory, compilation cache first."""
+  """Runs a subcommand as a fresh process would: quiet logs, compilation cache (and for training,
+  host memory kept for reuse) first."""
   from nuwave_jax import startup
-  startup.prepare()
+  startup.prepare(reuse_host_memory=command == 'train')
   return importlib.import_module(COMMANDS[command]).main(argv)
 
 
