@@ -140,3 +140,32 @@ def test_evaluate_scores_nuwave2_at_each_rate_beside_its_input(nuwave2_checkpoin
                          (['--data', 'config'], '--data config: give a NU-Wave 2 checkpoint a folder')):
     argv = ['--checkpoint', str(nuwave2_checkpoint), '--data', str(data), '--output', str(out), *flags]
     assert evaluate.main(argv) == 2 and message in capsys.readouterr().err
+
+
+def test_a_lightning_file_converts_to_the_checkpoint_the_tools_use(nuwave2_checkpoint, tmp_path, capsys):
+  torch = pytest.importorskip('torch', reason='torch (the optional convert extra) is not installed')
+  config = nuwave2_tiny.get_config()
+  m = config.model
+  state_dict = reference_nuwave2.random_state_dict(np.random.default_rng(0), m.residual_channels, m.residual_layers,
+                                                   m.embedding_channels, m.embedding_dim, m.bsft_channels)
+  hparams = {'audio': {'sampling_rate': 48000, 'filter_length': 1024, 'hop_length': 256},
+             'logsnr': {'logsnr_min': -20.0, 'logsnr_max': 20.0}, 'dpm': {'pos_emb_scale': 50000}}
+  path = tmp_path / 'nuwave2.ckpt'
+  torch.save({'state_dict': {k: torch.from_numpy(v) for k, v in state_dict.items()}, 'global_step': 10,
+              'hyper_parameters': {'hparams': hparams}}, path)
+  out = tmp_path / 'converted'
+  assert convert.main([str(path), '--config', 'configs/nuwave2_tiny.py', '--out', str(out)]) == 0
+  ours = inference.Upsampler.from_checkpoint(out)
+  fixture = inference.Upsampler.from_checkpoint(nuwave2_checkpoint)  # the same weights, converted in-process
+  cond = _tone(0.1, 48000, 440)[None, :4096].astype(np.float32)
+  band = [conditioning.band_mask(16000)]
+  np.testing.assert_array_equal(ours.upsample_signals([cond[0]], [3], bands=band)[0],
+                                fixture.upsample_signals([cond[0]], [3], bands=band)[0])
+  # The authors' other model writes 16 kHz: its file is refused by name.
+  hparams['audio']['sampling_rate'] = 16000
+  torch.save({'state_dict': {k: torch.from_numpy(v) for k, v in state_dict.items()},
+              'hyper_parameters': {'hparams': hparams}}, tmp_path / 'nuwave2_16k.ckpt')
+  capsys.readouterr()
+  assert convert.main([str(tmp_path / 'nuwave2_16k.ckpt'), '--config', 'configs/nuwave2_tiny.py', '--out',
+                       str(tmp_path / 'b')]) == 1
+  assert 'audio.sampling_rate = 16000' in capsys.readouterr().err
