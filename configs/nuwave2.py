@@ -51,6 +51,6 @@ def get_config() -> ml_collections.ConfigDict:
   config.sample.steps = 0                   # 0: the log_snrs above; N: N steps on a uniform log-SNR grid
   config.sample.seed = 0
   config.sample.chunk_seconds = base.sample.chunk_seconds
-  config.sample.overlap_seconds = base.sample.overlap_seconds
+  config.sample.overlap_seconds = base.sample.overlap_seconds  # chunked = whole to 1e-5 (docs/performance.md)
   config.sample.batch_size = base.sample.batch_size
   return config

@@ -5,9 +5,10 @@ convolutions (STFC), with the input's band fed to every spectral transform throu
   of 256), band [batch, 513] 0/1 (1 below the input's cutoff), n [batch] the normalised negative
   log-SNR (lambda_max - lambda) / (lambda_max - lambda_min) in [0, 1].
 
-Channels-last: audio [batch, time] becomes features [batch, time, channels]; a spectrum is [batch,
-frames, 513 bins, channels]. BSFT's modulation depends only on the band, so it is split out where
-the sampler can compute it once per call:
+Channels-last: audio [batch, time] becomes features [batch, time, channels]; inside the Fourier unit
+a spectrum is channels first, [channels, batch, frames, 513 bins], as the original holds it (its 1x1
+over channels is then one matrix product). BSFT's modulation depends only on the band, so it is
+split out where the sampler can compute it once per call:
   features = module.apply(v, band, method='band_features')        # blocks x (gamma, beta)
   eps_hat  = module.apply(v, noisy, cond, features, level, method='denoise')
 """
