@@ -110,7 +110,8 @@ def main(argv=None) -> int:
   lengths = [len(evaluation.prepare_reference(a, multiple)) for _, a in utterances]
   total = args.runs * len(rates) * upsampler.count_chunks(lengths)
   results = {}
-  with tqdm(total=total, unit='chunk', desc=f'{args.runs} runs x {len(rates)} rates', dynamic_ncols=True) as bar:
+  desc = f'{args.runs} runs' + (f' x {len(rates)} rates' if upsampler.any_rate else '')
+  with tqdm(total=total, unit='chunk', desc=desc, dynamic_ncols=True) as bar:
     for rate in rates:
       results[rate] = evaluation.evaluate(upsampler, utterances, args.runs, upsampler.config.sample.seed,
                                           bar.update, args.keep_input_band, rate)
@@ -123,7 +124,7 @@ def main(argv=None) -> int:
     report = {**results[rates[0]].report, **common_fields}
   output = pathlib.Path(args.output)
   evaluation.write_report(report, output / 'report.json')
-  baseline = ('linear interpolation' if upsampler.baseline == 'linear' else 'resampled to 48 kHz')
+  baseline = 'linear interpolation' if upsampler.baseline == 'linear' else 'resampled to 48 kHz'
   for rate, result in results.items():
     suffix = f'_{rate}hz' if upsampler.any_rate else ''
     for i in range(min(args.plots, len(utterances))):
