@@ -39,6 +39,17 @@ def save(manager: ocp.CheckpointManager, step: int, model_tree: dict, train_tree
   manager.save(step, args=ocp.args.Composite(**items))
 
 
+def save_params(directory: str | pathlib.Path, config: ml_collections.ConfigDict, model_tree: dict,
+                step: int = 0) -> None:
+  """Writes a checkpoint directory of parameters alone, as `nuwave_jax.convert` does: DIR/config.json
+  and step `step` holding `model_tree` ({'params': ..., ['ema_params': ...]}), the save finished."""
+  configuration.save_config(directory, config)
+  manager = make_manager(directory)
+  save(manager, step, model_tree)
+  manager.wait_until_finished()
+  manager.close()
+
+
 def _leaf_shapes(tree) -> dict[str, tuple[int, ...]]:
   """{'params/layer_0/dilated_conv/kernel': shape, ...} of a tree of arrays or of orbax metadata."""
   return {'/'.join(str(getattr(k, 'key', getattr(k, 'name', k))) for k in path): tuple(leaf.shape)

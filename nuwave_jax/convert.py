@@ -250,11 +250,7 @@ def convert(checkpoint_path, config: ml_collections.ConfigDict, out_dir, trust_p
   out_dir = pathlib.Path(out_dir)
   if (out_dir / checkpoints.CHECKPOINT_SUBDIR).exists():
     raise FileExistsError(f'{out_dir} already holds checkpoints: choose a new --out')
-  configuration.save_config(out_dir, config)
-  manager = checkpoints.make_manager(out_dir)
-  checkpoints.save(manager, 0, {'params': jax.tree.map(np.asarray, params)})
-  manager.wait_until_finished()
-  manager.close()
+  checkpoints.save_params(out_dir, config, {'params': jax.tree.map(np.asarray, params)})
 
 
 def main(argv=None) -> int:

@@ -107,14 +107,9 @@ def tiny_checkpoint(tmp_path_factory):
   import jax
 
   from nuwave_jax import checkpoints
-  from nuwave_jax import configuration
   from nuwave_jax import model as model_lib
   config = tiny.get_config()
   directory = tmp_path_factory.mktemp('checkpoint')
   params = model_lib.init_params(model_lib.build_model(config), jax.random.key(0))
-  configuration.save_config(directory, config)
-  manager = checkpoints.make_manager(directory)
-  checkpoints.save(manager, 10, {'params': params, 'ema_params': params})
-  manager.wait_until_finished()
-  manager.close()
+  checkpoints.save_params(directory, config, {'params': params, 'ema_params': params}, step=10)
   return directory

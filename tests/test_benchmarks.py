@@ -8,7 +8,6 @@ import jax
 import pytest
 
 from nuwave_jax import checkpoints
-from nuwave_jax import configuration
 from nuwave_jax import model as model_lib
 from tests import conftest
 
@@ -48,11 +47,7 @@ def v_residual_checkpoint(tmp_path_factory):
   config.model.noise_input, config.model.embedding_scale = 'log_snr', 1.0
   directory = tmp_path_factory.mktemp('v_residual')
   params = model_lib.init_params(model_lib.build_model(config), jax.random.key(0))
-  configuration.save_config(directory, config)
-  manager = checkpoints.make_manager(directory)
-  checkpoints.save(manager, 1, {'params': params, 'ema_params': params})
-  manager.wait_until_finished()
-  manager.close()
+  checkpoints.save_params(directory, config, {'params': params, 'ema_params': params}, step=1)
   return directory
 
 

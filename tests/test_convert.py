@@ -118,11 +118,7 @@ def test_restore_refuses_another_config_and_missing_directories(tmp_path, tiny_c
   with pytest.raises(FileNotFoundError, match='config.json is missing'):
     checkpoints.restore_params(tmp_path)
   params = convert.params_from_torch(_state_dict(tiny_config), tiny_config)
-  configuration.save_config(tmp_path / 'ck', tiny_config)
-  manager = checkpoints.make_manager(tmp_path / 'ck')
-  checkpoints.save(manager, 0, {'params': params})
-  manager.wait_until_finished()
-  manager.close()
+  checkpoints.save_params(tmp_path / 'ck', tiny_config, {'params': params})
   with pytest.raises(ValueError, match='another model config: .*model.embedding_channels: 16 -> 128'):
     checkpoints.restore_params(tmp_path / 'ck', paper_config)
 

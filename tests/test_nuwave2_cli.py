@@ -15,7 +15,6 @@ from configs import nuwave2_tiny
 import evaluate
 from nuwave_jax import checkpoints
 from nuwave_jax import conditioning
-from nuwave_jax import configuration
 from nuwave_jax import convert
 from nuwave_jax import evaluation
 from nuwave_jax import inference
@@ -34,11 +33,7 @@ def nuwave2_checkpoint(tmp_path_factory):
   state_dict = reference_nuwave2.random_state_dict(np.random.default_rng(0), m.residual_channels, m.residual_layers,
                                                    m.embedding_channels, m.embedding_dim, m.bsft_channels)
   directory = tmp_path_factory.mktemp('nuwave2')
-  configuration.save_config(directory, config)
-  manager = checkpoints.make_manager(directory)
-  checkpoints.save(manager, 0, {'params': convert.params_from_torch(state_dict, config)})
-  manager.wait_until_finished()
-  manager.close()
+  checkpoints.save_params(directory, config, {'params': convert.params_from_torch(state_dict, config)})
   return directory
 
 
