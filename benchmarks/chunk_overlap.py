@@ -20,7 +20,6 @@ import numpy as np
 import common  # puts the repository's root on the path, for the imports below
 from configs import nuwave2
 from configs import nuwave_x2
-from nuwave_jax import conditioning
 from nuwave_jax import inference
 from nuwave_jax import model as model_lib
 from nuwave_jax import sampling
@@ -54,11 +53,8 @@ def main():
     t = np.arange(samples) / rate
     audio = sum(np.sin(2 * np.pi * f * t) / (i + 1) for i, f in enumerate((220, 1100, 3300, 7000)))
   audio = (audio / np.abs(audio).max()).astype(np.float32)
-  if upsampler.any_rate:
-    cond, band = conditioning.band_limited(audio[None], args.input_rate)
-    cond, bands = cond[0], [band[0]]
-  else:
-    cond, bands = conditioning.make_condition(audio[None], upsampler.ratio)[0], None
+  cond, _, band = upsampler.simulate(audio[None], args.input_rate if upsampler.any_rate else None)
+  cond, bands = cond[0], [band[0]] if upsampler.any_rate else None
   key = jax.random.key(0)
   whole = np.asarray(upsampler.upsample(upsampler.params, cond[None], upsampler.schedule, key[None],
                                         jnp.zeros(1, jnp.int32), *([bands[0][None]] if bands else [])))[0]

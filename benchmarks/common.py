@@ -107,29 +107,20 @@ def train_step_runner(config, batch: int, samples: int = 32768, microbatches: in
 
 
 def sampler_runner(config, samples: int, input_rate_hz: int = 16000):
-  """A zero-argument function that upsamples one random utterance of `samples` samples with our
-  jitted sampler (NU-Wave: condition path once, the schedule's steps as one lax.scan; NU-Wave 2: BSFT
-  once for a band of `input_rate_hz`, then its DDIM steps) and waits for it."""
+  """A zero-argument function that upsamples one random utterance of `samples` samples with the
+  jitted sampler `nuwave-jax upsample` uses (`inference.Upsampler`: NU-Wave's condition path once, then
+  the schedule's steps as one lax.scan; NU-Wave 2's BSFT once for a band of `input_rate_hz`, then its
+  DDIM steps) and waits for it."""
+  from nuwave_jax import conditioning
+  from nuwave_jax import inference
   from nuwave_jax import model as model_lib
-  from nuwave_jax import sampling
-  module = model_lib.build_model(config)
-  params = model_lib.init_params(module, jax.random.key(0))
+  params = model_lib.init_params(model_lib.build_model(config), jax.random.key(0))
+  upsampler = inference.Upsampler.for_params(config, params)
   cond = np.random.default_rng(0).uniform(-0.5, 0.5, (1, samples)).astype(np.float32)
   keys = jax.random.split(jax.random.key(0), 1)
-  starts = jnp.zeros(1, jnp.int32)
-  if config.model.name == 'nuwave2':
-    from nuwave_jax import conditioning
-    from nuwave_jax.nuwave2 import diffusion as nuwave2_diffusion
-    from nuwave_jax.nuwave2 import sampling as nuwave2_sampling
-    d = config.diffusion
-    upsample = nuwave2_sampling.make_upsampler(module, d.logsnr_min, d.logsnr_max)
-    schedule = nuwave2_diffusion.make_schedule(config.sample.log_snrs)
-    band = conditioning.band_mask(input_rate_hz)[None]
-    return lambda: jax.block_until_ready(upsample(params, cond, schedule, keys, starts, band))
-  from nuwave_jax import diffusion
-  schedule = diffusion.make_schedule(config.sample.betas)
-  upsample = sampling.make_upsampler(module)
-  return lambda: jax.block_until_ready(upsample(params, cond, schedule, keys, starts))
+  band = [conditioning.band_mask(input_rate_hz)[None]] if upsampler.any_rate else []
+  return lambda: jax.block_until_ready(upsampler.upsample(params, cond, upsampler.schedule, keys,
+                                                          jnp.zeros(1, jnp.int32), *band))
 
 
 def paper_checkpoint(family: str, directory) -> ml_collections.ConfigDict:
@@ -139,15 +130,10 @@ def paper_checkpoint(family: str, directory) -> ml_collections.ConfigDict:
   from configs import nuwave2
   from configs import nuwave_x2
   from nuwave_jax import checkpoints
-  from nuwave_jax import configuration
   from nuwave_jax import model as model_lib
   config = {'nuwave': nuwave_x2, 'nuwave2': nuwave2}[family].get_config()
   params = model_lib.init_params(model_lib.build_model(config), jax.random.key(0))
-  configuration.save_config(directory, config)
-  manager = checkpoints.make_manager(directory)
-  checkpoints.save(manager, 0, {'params': params})
-  manager.wait_until_finished()
-  manager.close()
+  checkpoints.save_params(directory, config, {'params': params})
   return config
 
 
