@@ -91,7 +91,7 @@ def params_from_torch(state_dict: dict[str, np.ndarray], config: ml_collections.
   """Maps an original {name: array} state dict (NU-Wave's or NU-Wave 2's, as config.model.name
   says) to our params for the network of `config`. Any missing, unexpected or mis-shaped key, and a
   buffer that does not hold what this config computes, raises a ValueError naming it."""
-  nuwave2 = config.model.get('name', 'nuwave') == 'nuwave2'
+  nuwave2 = config.model.name == 'nuwave2'
   if nuwave2:
     # The Lightning module holds the diffusion wrapper, which holds the network.
     state = _strip_prefix(state_dict, ('model.model.', 'model.'))
@@ -217,7 +217,7 @@ def check_hyper_parameters(hyper_parameters, config: ml_collections.ConfigDict, 
     return
   hparams = _lookup(hyper_parameters, 'hparams') or hyper_parameters
   m = config.model
-  if m.get('name', 'nuwave') == 'nuwave2':
+  if m.name == 'nuwave2':
     fields = ((('audio', 'sampling_rate'), 'data.sample_rate_hz', config.data.sample_rate_hz),
               (('audio', 'filter_length'), 'the STFT size', 1024), (('audio', 'hop_length'), 'the STFT hop', 256),
               (('logsnr', 'logsnr_min'), 'diffusion.logsnr_min', config.diffusion.logsnr_min),

@@ -168,7 +168,7 @@ def build_model(config: ml_collections.ConfigDict) -> nn.Module:
   """The network `config.model` describes: NU-Wave (model.name 'nuwave', this file) or NU-Wave 2
   ('nuwave2', nuwave2/model.py)."""
   m = config.model
-  if m.get('name', 'nuwave') == 'nuwave2':
+  if m.name == 'nuwave2':
     return nuwave2_model.build_model(config)
   return NuWave(residual_channels=m.residual_channels, residual_layers=m.residual_layers,
                 dilation_cycle=m.dilation_cycle, kernel_size=m.kernel_size,

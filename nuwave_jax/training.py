@@ -102,7 +102,7 @@ def init_state(config: ml_collections.ConfigDict, mesh: Mesh) -> TrainState:
 def check_trainable(config: ml_collections.ConfigDict) -> None:
   """Training runs NU-Wave's diffusion; a NU-Wave 2 config is refused by name (its training data and
   objective are not in this version)."""
-  if config.model.get('name', 'nuwave') != 'nuwave':
+  if config.model.name != 'nuwave':
     raise ValueError(f'model.name {config.model.name!r}: this version trains NU-Wave only; a NU-Wave 2 '
                      'checkpoint can be converted (nuwave-jax convert) and upsampled with')
 
