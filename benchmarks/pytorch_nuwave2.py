@@ -7,9 +7,9 @@ The network is our own PyTorch transcription of docs/reference.md §8 with the o
 change is that torch.stft/istft take and return complex spectra (torch 2.13 refuses the real [..., 2]
 form the original passes to istft), which are the same numbers. The script first checks that our
 JAX network computes the same output from those weights, then times the original's 8-step DDIM
-sampling (the whole network at every step, BSFT included) and ours (`nuwave2.sampling`), called in
-turn on the same inputs, and prints one table: both times, our GFLOP/s and fraction of the machine's
-matmul peak, and the speed-up as the median of the per-turn ratios.
+sampling (the whole network at every step, BSFT included) and ours (`inference.Upsampler`, as
+`upsample` runs it), called in turn on the same inputs, and prints one table: both times, our GFLOP/s
+and fraction of the machine's matmul peak, and the speed-up as the median of the per-turn ratios.
 """
 
 import argparse
@@ -27,9 +27,8 @@ import common  # puts the repository's root on the path, for the imports below
 from configs import nuwave2 as nuwave2_config
 from nuwave_jax import conditioning
 from nuwave_jax import convert
+from nuwave_jax import inference
 from nuwave_jax import model as model_lib
-from nuwave_jax.nuwave2 import diffusion
-from nuwave_jax.nuwave2 import sampling as nuwave2_sampling
 
 
 class BSFT(nn.Module):
@@ -192,8 +191,7 @@ def main():
                  torch.from_numpy(level)).numpy()
   difference = float(np.abs(ours - theirs).max() / np.abs(ours).max())
   peak = common.matmul_peak_gflops()
-  schedule = diffusion.make_schedule(config.sample.log_snrs)
-  upsample = nuwave2_sampling.make_upsampler(module, -20.0, 20.0)
+  upsampler = inference.Upsampler.for_params(config, params)  # the sampler `nuwave-jax upsample` runs
   steps = len(config.sample.log_snrs)
   print(f'machine: {common.machine()}; float32 matmul peak {peak:.0f} GFLOP/s (JAX); torch {torch.__version__}, '
         f'{torch.get_num_threads()} threads')
@@ -207,8 +205,8 @@ def main():
     band_row = conditioning.band_mask(16000)
     cond_row = rng.uniform(-0.5, 0.5, (1, samples)).astype(np.float32)
     keys = jax.random.split(jax.random.key(0), 1)
-    run_ours = lambda: jax.block_until_ready(upsample(params, cond_row, schedule, keys, jnp.zeros(1, jnp.int32),
-                                                      band_row[None]))
+    run_ours = lambda: jax.block_until_ready(upsampler.upsample(params, cond_row, upsampler.schedule, keys,
+                                                                jnp.zeros(1, jnp.int32), band_row[None]))
     run_theirs = torch_sampler(net, config.sample.log_snrs, samples, band_row)
     times = {'ours': [], 'theirs': []}
     run_ours(), run_theirs()
