@@ -35,6 +35,12 @@ def get_config() -> ml_collections.ConfigDict:
 
   config.data = base.data
   del config.data['ratio'], config.data['lowpass_n_fft'], config.data['lowpass_hop']
+  # The training condition, drawn per example: a cutoff f_c (Hz, both ends included; 24 kHz is the
+  # segment itself), a Chebyshev type I low-pass of an order in filter_orders (both included) and a
+  # ripple (dB) from filter_ripples_db, zero-phase, then resampling to 2 f_c and back.
+  config.data.cutoff_range_hz = (3000, 24000)
+  config.data.filter_orders = (1, 11)
+  config.data.filter_ripples_db = (1e-9, 1e-6, 1e-3, 1.0, 5.0)
   # Inputs the evals and evaluate.py simulate from 48 kHz ground truth (Hz; cutoff rate // 2).
   config.data.eval_rates_hz = (8000, 12000, 16000, 24000)
   config.data.source = 'vctk'

@@ -91,8 +91,7 @@ class Upsampler:
 
   @property
   def trim_multiple(self) -> int:
-    """Ground truth is trimmed to a multiple of this: the ratio, or NU-Wave 2's STFT hop."""
-    return 256 if self.any_rate else self.ratio
+    return trim_multiple(self.config)
 
   def simulate(self, reference: np.ndarray, input_rate_hz: int | None = None):
     """(48 kHz condition, the input's own band at 48 kHz for --keep-input-band, band or None) of 48
@@ -164,6 +163,11 @@ class Upsampler:
                                         overlap, self.config.sample.batch_size, on_batch, bands)
     # Silence in, silence out: a silent condition carries no information to upsample.
     return [o * p if p > 0 else np.zeros_like(o) for o, p in zip(outputs, peaks)]
+
+
+def trim_multiple(config: ml_collections.ConfigDict) -> int:
+  """Ground truth is trimmed to a multiple of this: NU-Wave's ratio, or NU-Wave 2's STFT hop (256)."""
+  return 256 if config.model.name == 'nuwave2' else config.data.ratio
 
 
 def seed_for(name: str, seed: int) -> int:

@@ -33,6 +33,7 @@ from nuwave_jax import diffusion
 from nuwave_jax import evaluation
 from nuwave_jax import inference
 from nuwave_jax import model as model_lib
+from nuwave_jax.nuwave2 import diffusion as nuwave2_diffusion
 
 DATA_AXIS = 'data'
 
@@ -99,17 +100,9 @@ def init_state(config: ml_collections.ConfigDict, mesh: Mesh) -> TrainState:
   return jax.jit(init, out_shardings=NamedSharding(mesh, P()))()
 
 
-def check_trainable(config: ml_collections.ConfigDict) -> None:
-  """Training runs NU-Wave's diffusion; a NU-Wave 2 config is refused by name (its training data and
-  objective are not in this version)."""
-  if config.model.name != 'nuwave':
-    raise ValueError(f'model.name {config.model.name!r}: this version trains NU-Wave only; a NU-Wave 2 '
-                     'checkpoint can be converted (nuwave-jax convert) and upsampled with')
-
-
 def make_noise_draw(config: ml_collections.ConfigDict):
   """`draw(rng, shape) -> (next rng, noise level l [batch], noise std s [batch], noise eps [batch,
-  time])`: a train step's random draws from its RNG key, l and s as config.diffusion draws them."""
+  time])`: a NU-Wave train step's random draws from its RNG key, l and s as config.diffusion draws them."""
   d = config.diffusion
   betas = diffusion.training_betas(d.num_steps, d.beta_start, d.beta_end)
   levels, max_noise_std = diffusion.make_schedule(betas).levels, diffusion.largest_noise_std(betas)
@@ -123,37 +116,72 @@ def make_noise_draw(config: ml_collections.ConfigDict):
   return draw
 
 
+def make_objective(config: ml_collections.ConfigDict, module):
+  """The family's training objective as `(examples, loss)`:
+
+  examples(rng, batch) -> (next rng, a tuple of [global_batch, ...] arrays): the noisy inputs and
+  targets of one step, drawn once for the whole batch (microbatches split them by rows);
+  loss(params, *examples) -> the scalar loss.
+
+  NU-Wave (§3): a noise level per example, the configured prediction target and loss.
+  NU-Wave 2 (§8): low-discrepancy times t_i = (u + i / B) mod 1, y_t = alpha y0 + sigma eps, and L1
+  on eps; batch['band'] is each example's band mask.
+  """
+  d = config.diffusion
+  if config.model.name == 'nuwave2':
+    def nuwave2_examples(rng, batch):
+      audio = batch['audio']
+      rng, time_rng, noise_rng = jax.random.split(rng, 3)
+      logsnr = nuwave2_diffusion.log_snr(nuwave2_diffusion.training_times(time_rng, audio.shape[0]),
+                                         d.logsnr_min, d.logsnr_max)
+      noise = jax.random.normal(noise_rng, audio.shape, jnp.float32)
+      noisy = nuwave2_diffusion.q_sample(audio, noise, logsnr)
+      level = nuwave2_diffusion.network_input(logsnr, d.logsnr_min, d.logsnr_max)
+      return rng, (noisy, batch['condition'], batch['band'], level, noise)
+
+    def nuwave2_loss(params, noisy, cond, band, level, noise):
+      return nuwave2_diffusion.loss(noise, module.apply({'params': params}, noisy, cond, band, level))
+
+    return nuwave2_examples, nuwave2_loss
+
+  draw_noise = make_noise_draw(config)
+  prediction, input_kind = config.model.prediction, config.model.network_input
+
+  def nuwave_examples(rng, batch):
+    audio, cond = batch['audio'], batch['condition']
+    rng, noise_level, noise_std, noise = draw_noise(rng, audio.shape)
+    noisy = diffusion.network_input(diffusion.q_sample(audio, noise_level, noise, noise_std), cond,
+                                    noise_level, input_kind)
+    target = diffusion.prediction_target(audio, noise, noise_level, noise_std, prediction)
+    return rng, (noisy, cond, noise_level, noise_std, target)
+
+  def nuwave_loss(params, noisy, cond, noise_level, noise_std, target):
+    output = module.apply({'params': params}, noisy, cond, noise_level, noise_std)
+    return diffusion.loss(target, output, d.loss)
+
+  return nuwave_examples, nuwave_loss
+
+
 def make_train_step(config: ml_collections.ConfigDict, mesh: Mesh):
   """`train_step(state, batch) -> (state, metrics)`, jitted with shardings; donates `state`.
 
-  batch: {'audio': [global_batch, time], 'condition': [global_batch, time]} sharded over 'data'.
-  metrics: {'loss', 'grad_norm'} float32 scalars. With train.microbatches = n the batch is processed
-  in n sequential parts and their gradients averaged: the same update, with 1/n of the activations.
+  batch: {'audio', 'condition'}: [global_batch, time] (NU-Wave 2 also 'band': [global_batch, 513])
+  sharded over 'data'. metrics: {'loss', 'grad_norm'} float32 scalars. With train.microbatches = n
+  the batch is processed in n sequential parts and their gradients averaged: the same update, with
+  1/n of the activations.
   """
-  check_trainable(config)
   module = model_lib.build_model(config)
   tx = make_optimizer(config)
-  d, t = config.diffusion, config.train
-  draw_noise = make_noise_draw(config)
-  prediction, input_kind = config.model.prediction, config.model.network_input
+  t = config.train
+  make_examples, loss_fn = make_objective(config, module)
   microbatches = t.microbatches
   if t.batch_size % (microbatches * mesh.size):
     raise ValueError(f'train.batch_size {t.batch_size} must be a multiple of train.microbatches '
                      f'({microbatches}) x the {mesh.size} devices')
 
   def step_fn(state: TrainState, batch):
-    audio, cond = batch['audio'], batch['condition']
-    rng, noise_level, noise_std, noise = draw_noise(jax.random.wrap_key_data(state.rng), audio.shape)
-    noisy = diffusion.network_input(diffusion.q_sample(audio, noise_level, noise, noise_std), cond,
-                                    noise_level, input_kind)
-    target = diffusion.prediction_target(audio, noise, noise_level, noise_std, prediction)
-
-    def loss_fn(params, noisy, cond, noise_level, noise_std, target):
-      output = module.apply({'params': params}, noisy, cond, noise_level, noise_std)
-      return diffusion.loss(target, output, d.loss)
-
+    rng, examples = make_examples(jax.random.wrap_key_data(state.rng), batch)
     grad_fn = jax.value_and_grad(loss_fn)
-    examples = (noisy, cond, noise_level, noise_std, target)
     if microbatches == 1:
       loss, grads = grad_fn(state.params, *examples)
     else:
@@ -248,7 +276,7 @@ def eval_clips(utterances: list[tuple[str, np.ndarray]], config) -> tuple[list, 
   """The (name, 48 kHz audio) pairs a run's evals score, each cropped to config.train.eval_seconds,
   and a reason for each one left out (`evaluation.scorable`)."""
   max_samples = int(config.train.eval_seconds * config.data.sample_rate_hz)
-  return evaluation.scorable([(n, a[:max_samples]) for n, a in utterances], config.data.ratio)
+  return evaluation.scorable([(n, a[:max_samples]) for n, a in utterances], inference.trim_multiple(config))
 
 
 def as_rows(signals: list[np.ndarray]) -> np.ndarray:
@@ -294,6 +322,29 @@ def check_workdir(config: ml_collections.ConfigDict, workdir) -> None:
     if saved_decay != config.train.lr_decay:
       raise ValueError(f'{workdir} was trained with train.lr_decay={saved_decay!r}, not '
                        f'{config.train.lr_decay!r}: resume with the same, or use a new --workdir')
+
+
+def run_evals(upsampler, eval_set, step: int, first: bool, writer: SummaryWriter, log) -> None:
+  """One eval of the EMA params on the eval clips, at every input rate the run scores (NU-Wave: its
+  own; NU-Wave 2: config.data.eval_rates_hz), into TensorBoard beside the input's baseline; audio of
+  the outputs (and, at the first eval, of the references and inputs) and a line per rate to `log`."""
+  config = upsampler.config
+  rates = config.data.eval_rates_hz if upsampler.any_rate else (upsampler.input_rate_hz,)
+  for rate in rates:
+    result = evaluation.evaluate(upsampler, eval_set, 1, config.sample.seed, input_rate_hz=rate)
+    model, baseline = result.report['model'], result.report[upsampler.baseline]
+    tag = f'eval_{rate}hz' if upsampler.any_rate else 'eval'
+    writer.scalars(step, {**{f'{tag}/{k}': v['mean'] for k, v in model.items()},
+                          **{f'{tag}/{k}_{upsampler.baseline}': v for k, v in baseline.items()}})
+    writer.audio(step, f'{tag}/upsampled', as_rows(result.outputs), config.data.sample_rate_hz)
+    if first:
+      writer.audio(step, f'{tag}/{upsampler.baseline}', as_rows(result.conditions), config.data.sample_rate_hz)
+      if rate == rates[0]:
+        writer.audio(step, 'eval/reference', as_rows(result.references), config.data.sample_rate_hz)
+    at = f' at {rate / 1000:g} kHz' if upsampler.any_rate else ''
+    log(f"step {step}: eval{at} SNR {model['snr']['mean']:.2f} dB ({upsampler.baseline} {baseline['snr']:.2f}), "
+        f"LSD {model['lsd']['mean']:.3f} ({upsampler.baseline} {baseline['lsd']:.3f}), "
+        f"LSD-HF {model['lsd_hf']['mean']:.3f} ({baseline['lsd_hf']:.3f})")
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir,
@@ -368,17 +419,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir,
         if is_main:
           upsampler = upsampler or inference.Upsampler.for_params(config, None)
           upsampler.params = jax.device_get(state.ema_params)
-          result = evaluation.evaluate(upsampler, eval_set, 1, config.sample.seed)
-          model, linear = result.report['model'], result.report['linear']
-          writer.scalars(step, {**{f'eval/{k}': v['mean'] for k, v in model.items()},
-                                **{f'eval/{k}_linear': v for k, v in linear.items()}})
-          rate = config.data.sample_rate_hz
-          writer.audio(step, 'eval/upsampled', as_rows(result.outputs), rate)
-          if step == t.eval_every:
-            writer.audio(step, 'eval/reference', as_rows(result.references), rate)
-            writer.audio(step, 'eval/linear', as_rows(result.conditions), rate)
-          progress.write(f"step {step}: eval SNR {model['snr']['mean']:.2f} dB (linear {linear['snr']:.2f}),"
-                         f" LSD {model['lsd']['mean']:.3f} (linear {linear['lsd']:.3f})")
+          run_evals(upsampler, eval_set, step, step == t.eval_every, writer, progress.write)
       if stop:
         if is_main:
           progress.write(f'SIGTERM: saved step {step} in {workdir}; run the same command to resume')

@@ -1,4 +1,4 @@
-r"""nuwave-jax train: train NU-Wave from a config file.
+r"""nuwave-jax train: train NU-Wave or NU-Wave 2 from a config file.
 
   nuwave-jax train --config configs/nuwave_x3.py --workdir runs/nuwave_x3 \
       --config.data.source=vctk --config.data.dir=/data/VCTK-Corpus-0.92
@@ -16,7 +16,7 @@ from nuwave_jax.cli import common
 
 
 def parser() -> argparse.ArgumentParser:
-  p = common.parser('train', __doc__, 'Train NU-Wave from a config file; the same command again resumes.')
+  p = common.parser('train', __doc__, 'Train NU-Wave or NU-Wave 2 from a config file; the same command again resumes.')
   p.add_argument('--config', required=True, metavar='FILE', help='a config file, e.g. configs/nuwave_x3.py')
   p.add_argument('--workdir', required=True, help='checkpoints, config.json and TensorBoard logs')
   p.add_argument('--multihost', action='store_true',
@@ -40,7 +40,6 @@ def main(argv=None) -> int:
     config = configuration.load_config_file(args.config)
     configuration.apply_overrides(config, overrides)
     configuration.check_config(config)
-    training.check_trainable(config)
     training.check_workdir(config, args.workdir)
   except (FileNotFoundError, ValueError) as error:
     return common.fail(error)

@@ -2,7 +2,9 @@
 
 Training, per utterance (docs/reference.md §4): peak-normalise, a random `segment_samples` crop (shorter
 utterances zero-padded at a random offset), a random gain U(gain_min, gain_max), then the condition
-in TensorFlow (`make_condition_tf`, held to `conditioning.make_condition` by the tests).
+in TensorFlow: NU-Wave's per batch (`make_condition_tf`, held to `conditioning.make_condition` by the
+tests), NU-Wave 2's per example from a random cutoff, filter order and ripple (§8; `band_limit.py`,
+held to `conditioning.band_limited`), with its band mask.
 
 The stream is a pure function of (seed, records consumed): epoch e reads this process's shard with
 files and records shuffled by seeds derived from (seed, e), and each record's crop and gain are
@@ -24,6 +26,7 @@ import tensorflow_datasets as tfds  # noqa: E402
 from nuwave_jax import conditioning  # noqa: E402
 from nuwave_jax import configuration  # noqa: E402
 from nuwave_jax.data import audio as audio_io  # noqa: E402
+from nuwave_jax.data import band_limit  # noqa: E402
 from nuwave_jax.data import builders  # noqa: E402
 
 tf.config.set_visible_devices([], 'GPU')  # the input pipeline stays on the host CPU, never on JAX's GPUs
@@ -139,9 +142,31 @@ def _crop_or_pad(audio: tf.Tensor, segment: int, seed: tf.Tensor) -> tf.Tensor:
                  lambda: tf.pad(audio, [[offset, segment - length - offset]]))
 
 
+def random_band_limit(audio: tf.Tensor, seed: tf.Tensor, data: ml_collections.ConfigDict) -> dict:
+  """NU-Wave 2's condition for one training segment [time] float32: a cutoff f_c ~ U{data.cutoff_range_hz},
+  a Chebyshev type I order ~ U{data.filter_orders} and a ripple from data.filter_ripples_db, drawn from
+  `seed` -> {'audio', 'condition' [time], 'band' [513] int32 (bins below int(f_c / 24 kHz * 513))}."""
+  cutoff_key, order_key, ripple_key = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
+  low, high = data.cutoff_range_hz
+  cutoff = tf.random.stateless_uniform([], cutoff_key, low, high + 1, dtype=tf.int64)
+  order = tf.random.stateless_uniform([], order_key, data.filter_orders[0], data.filter_orders[1] + 1,
+                                      dtype=tf.int32)
+  ripples = tf.constant(data.filter_ripples_db, tf.float64)
+  ripple = tf.gather(ripples, tf.random.stateless_uniform([], ripple_key, 0, len(data.filter_ripples_db),
+                                                          dtype=tf.int32))
+  fft_size = band_limit.fft_size_for(data.segment_samples, data.filter_orders[1])
+  condition = band_limit.band_limited(audio, cutoff, order, ripple, fft_size)
+  nyquist = data.sample_rate_hz // 2
+  # The original's int(f_c / nyquist * 513), in the same float64 operations.
+  kept = tf.cast(tf.cast(cutoff, tf.float64) / nyquist * conditioning.BAND_BINS, tf.int32)
+  band = tf.cast(tf.range(conditioning.BAND_BINS) < kept, tf.int32)
+  return {'audio': audio, 'condition': condition, 'band': band}
+
+
 def train_dataset(config: ml_collections.ConfigDict, *, process_index: int = 0, process_count: int = 1,
                   seed: int = 0, start_step: int = 0, builder=None) -> tf.data.Dataset:
-  """This process's batches {'audio', 'condition'}: [local_batch, segment_samples] float32, forever.
+  """This process's batches {'audio', 'condition'}: [local_batch, segment_samples] float32, forever;
+  for NU-Wave 2 also 'band': [local_batch, 513] int32.
 
   local_batch = config.train.batch_size // process_count. In every epoch the record files are read in
   a seeded order and process i keeps records i, i + process_count, ... (disjoint shards), shuffled
@@ -173,19 +198,24 @@ def train_dataset(config: ml_collections.ConfigDict, *, process_index: int = 0, 
 
   stream = tf.data.Dataset.range(first_epoch, np.iinfo(np.int64).max).flat_map(epoch).skip(offset)
   base_seed = tf.constant([seed, process_index], tf.int64)
+  any_rate = config.model.name == 'nuwave2'
 
   def item(index, audio):
     key = tf.random.experimental.stateless_fold_in(base_seed, index)
     crop_key, gain_key = tf.unstack(tf.random.experimental.stateless_split(key, 2))
     audio = _crop_or_pad(_peak_normalize(_to_float(audio)), d.segment_samples, crop_key)
-    return audio * tf.random.stateless_uniform([], gain_key, d.gain_min, d.gain_max)
+    audio = audio * tf.random.stateless_uniform([], gain_key, d.gain_min, d.gain_max)
+    if any_rate:
+      return random_band_limit(audio, tf.random.experimental.stateless_fold_in(key, 1), d)
+    return audio
 
   ds = tf.data.Dataset.zip(tf.data.Dataset.range(first, np.iinfo(np.int64).max), stream)
   ds = ds.map(item, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
   ds = ds.batch(local_batch, drop_remainder=True)
-  ds = ds.map(lambda audio: {'audio': audio, 'condition': make_condition_tf(
-      audio, d.ratio, d.lowpass_n_fft, d.lowpass_hop)}, num_parallel_calls=tf.data.AUTOTUNE,
-              deterministic=True)
+  if not any_rate:
+    ds = ds.map(lambda audio: {'audio': audio, 'condition': make_condition_tf(
+        audio, d.ratio, d.lowpass_n_fft, d.lowpass_hop)}, num_parallel_calls=tf.data.AUTOTUNE,
+                deterministic=True)
   return ds.prefetch(tf.data.AUTOTUNE)
 
 
