@@ -84,6 +84,9 @@ def get_config(ratio: int = 2) -> ml_collections.ConfigDict:
   config.train.eval_utterances = 4          # sampled at every eval step, on process 0
   config.train.eval_seconds = 2.0           # each cropped to this length
   config.train.checkpoint_every = 5_000
+  # Multi-host: a process that hears nothing from another for this long (it was killed, preempted or
+  # its host failed) stops the run with an error instead of waiting forever (jax.distributed heartbeats).
+  config.train.peer_timeout_seconds = 100
   config.train.keep_checkpoints = 3
   config.train.seed = 0
 

@@ -89,8 +89,10 @@ def restore_params(directory: str | pathlib.Path, config: ml_collections.ConfigD
                    use_ema: bool = True, step: int | None = None):
   """Parameters for inference from a checkpoint directory.
 
-  Returns (params, saved_config, step). With `config`, a checkpoint of another model config is
-  refused. EMA parameters are used when present and `use_ema`; a converted checkpoint has only params.
+  Returns (params, saved_config, step), on this process's first device whatever the devices and
+  processes of the run that saved them (a pod's checkpoint samples on one machine). With `config`, a
+  checkpoint of another model config is refused. EMA parameters are used when present and `use_ema`;
+  a converted checkpoint has only params.
   """
   directory = pathlib.Path(directory)
   if not directory.is_dir():
@@ -103,21 +105,32 @@ def restore_params(directory: str | pathlib.Path, config: ml_collections.ConfigD
     step = manager.latest_step() if step is None else step
     if step is None:
       raise FileNotFoundError(f'{directory / CHECKPOINT_SUBDIR} holds no complete checkpoint')
-    restored = restore(manager, step, ocp.args.Composite(model=ocp.args.StandardRestore()))
+    saved = manager.item_metadata(step).get('model')
+    target = None
+    if saved is not None:  # else `restore` names what the step lacks
+      for tree in saved.tree.values():
+        check_params_match(tree, saved_config, str(directory))
+      target = {key: abstract_params(saved_config) for key in saved.tree}
+    restored = restore(manager, step, ocp.args.Composite(model=ocp.args.StandardRestore(target)))
   finally:
     manager.close()
   tree = restored['model']
   params = tree['ema_params'] if use_ema and 'ema_params' in tree else tree['params']
-  check_params_match(params, saved_config, str(directory))
   return params, saved_config, step
+
+
+def abstract_params(config: ml_collections.ConfigDict):
+  """The parameter tree of `config`'s network as shapes and dtypes on this process's first device."""
+  module = model_lib.build_model(config)
+  device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+  return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=device),
+                      jax.eval_shape(lambda: model_lib.init_params(module, jax.random.key(0))))
 
 
 def param_shapes(config: ml_collections.ConfigDict) -> dict[tuple[str, ...], tuple[int, ...]]:
   """{('layer_0', 'dilated_conv', 'kernel'): (3, 64, 128), ...} for the network `config` describes."""
-  module = model_lib.build_model(config)
-  abstract = jax.eval_shape(lambda: model_lib.init_params(module, jax.random.key(0)))
   return {tuple(k.key for k in path): leaf.shape
-          for path, leaf in jax.tree_util.tree_leaves_with_path(abstract)}
+          for path, leaf in jax.tree_util.tree_leaves_with_path(abstract_params(config))}
 
 
 def check_params_match(params, config: ml_collections.ConfigDict, where: str) -> None:

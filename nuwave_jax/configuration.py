@@ -101,6 +101,7 @@ def _shared_checks(config: ml_collections.ConfigDict) -> list:
       (lambda: _positive_int(t.microbatches) and t.batch_size % t.microbatches == 0, 'train.microbatches',
        f'an integer >= 1 that divides train.batch_size ({t.batch_size})'),
       (lambda: _positive_int(t.num_steps), 'train.num_steps', 'at least 1'),
+      (lambda: _positive_int(t.peer_timeout_seconds), 'train.peer_timeout_seconds', 'an integer >= 1 (seconds)'),
       (lambda: t.learning_rate > 0, 'train.learning_rate', 'positive'),
       (lambda: 0 <= t.ema_decay <= 1, 'train.ema_decay', 'in [0, 1]'),
       (lambda: t.keep_checkpoints is None or t.keep_checkpoints >= 1, 'train.keep_checkpoints',

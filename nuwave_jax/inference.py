@@ -107,24 +107,27 @@ class Upsampler:
     cond = conditioning.upsample_linear(low, self.ratio, reference.shape[-1])
     return cond, band_merge.to_48k(low, self.input_rate_hz, cond.shape[1]), None
 
-  def condition_from_file(self, audio: np.ndarray, rate: int, path, resample: bool = False):
+  def condition_from_file(self, audio: np.ndarray, rate: int, path, resample: bool = False,
+                          cutoff_hz: float | None = None):
     """(48 kHz condition [channels, time], the input's own band at 48 kHz [channels, time], band
     [channels, 513] or None) of a decoded file [channels, n] at its own `rate`; an InputError names
-    the file if it cannot be."""
+    the file if it cannot be. NU-Wave 2 only: cutoff_hz, the file's content cutoff when it is below
+    rate / 2 (`bandwidth.effective_bandwidth`); the condition is then made as at test time, low-passed
+    at that cutoff (`conditioning.band_limited`), and its band is the cutoff's."""
     target = self.config.data.sample_rate_hz
-    if rate == target:
-      wanted = 'a rate' if self.any_rate else f'{self.input_rate_hz} Hz'
-      raise InputError(f'{path}: already {rate} Hz; pass --simulate {"RATE " if self.any_rate else ""}to treat '
-                       f'it as ground truth and upsample its simulated version at {wanted}')
     if self.any_rate:
       low = configuration.NUWAVE2_MIN_RATE_HZ
-      if not low <= rate < target:
-        raise InputError(f'{path}: {rate} Hz; NU-Wave 2 takes inputs from {low} to {target} Hz (cutoffs of 3 to '
-                         f'24 kHz)')
+      if rate < low:
+        raise InputError(f'{path}: {rate} Hz; NU-Wave 2 takes inputs from {low} Hz (a 3 kHz cutoff) up')
       cond, band = conditioning.from_low_rate(audio, rate, target)
       if cond.shape[1] == 0:
         raise InputError(f'{path}: shorter than 256 samples at {target} Hz')
+      if cutoff_hz is not None and cutoff_hz < min(rate, target) / 2:
+        cond, band = conditioning.band_limited(cond, 2 * int(cutoff_hz), sample_rate_hz=target)
       return cond, cond, band
+    if rate == target:
+      raise InputError(f'{path}: already {rate} Hz; pass --simulate to treat it as ground truth and '
+                       f'upsample its simulated version at {self.input_rate_hz} Hz')
     if rate != self.input_rate_hz:
       if not resample:
         raise InputError(f'{path}: {rate} Hz, but this checkpoint upsamples {self.input_rate_hz} Hz '

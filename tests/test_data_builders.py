@@ -30,7 +30,8 @@ def test_paper_split_of_the_real_vctk_speakers():
   split = builders.vctk_speaker_split(VCTK_SPEAKERS)
   assert len(split['train']) == 100 and split['train'][0] == 'p225' and split['train'][-1] == 'p351'
   assert split['test'] == ['p360', 'p361', 'p362', 'p363', 'p364', 'p374', 'p376', 's5']
-  # The explicit test list is exactly the last 8 of the 108 sorted speakers, as the original's split.
+  # The explicit test list is exactly the last 8 of the 108 sorted speakers: NU-Wave's split and
+  # NU-Wave 2's (its paper's 'last 8 speakers'; docs/reference.md §8).
   kept = sorted(set(VCTK_SPEAKERS) - {'p280', 'p315'})
   assert len(kept) == 108 and kept[-8:] == split['test'] and kept[:100] == split['train']
   assert 'p280' not in split['train'] and 'p315' not in split['train']

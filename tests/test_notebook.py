@@ -5,6 +5,7 @@ layout, and the notebook runs twice: the second run is a new Colab runtime witho
 which must resume the run from its workdir and read the dataset prepared by the first.
 """
 
+import json
 import shutil
 
 import nbclient
@@ -62,3 +63,23 @@ def test_colab_notebook_trains_resumes_and_upsamples(tmp_path):
   assert f'resumed {workdir} at step 4' in output
   assert sorted(int(p.name) for p in (workdir / 'checkpoints').iterdir()) == [4, 8]
   assert 'nothing to upsample' in output
+
+
+def test_colab_notebook_trains_evaluates_and_upsamples_nuwave2(tmp_path):
+  speakers = ['p225', 'p226'] + list(builders.VCTK_TEST_SPEAKERS)
+  corpus = conftest.write_fake_vctk(tmp_path / 'download', speakers, utterances=1, samples=24000)
+  zip_path = shutil.make_archive(str(tmp_path / 'VCTK-Corpus-0.92'), 'zip', corpus)
+  workdir = tmp_path / 'drive' / 'run'
+  output = execute(dict(
+      REPO_DIR=str(conftest.REPO), MODEL='nuwave2', CONFIG='configs/nuwave2_tiny.py', WORKDIR=str(workdir),
+      TFDS_DATA_DIR=str(tmp_path / 'drive' / 'tfds'), VCTK_ZIP=zip_path, VCTK_DIR=str(tmp_path / 'VCTK'),
+      TRAIN_FLAGS=['--config.train.batch_size=8', '--config.train.num_steps=2', '--config.train.eval_every=2',
+                   '--config.train.eval_utterances=1'],
+      UPSAMPLE_FILES=[], SIMULATE_RATE=12000))
+  assert sorted(p.name for p in (workdir / 'checkpoints').iterdir()) == ['2']
+  assert 'step 2: eval at 8 kHz' in output and 'step 2: eval at 24 kHz' in output
+  report = json.loads((workdir / 'report' / 'report.json').read_text())
+  assert sorted(report['per_rate']) == ['12000', '16000', '24000', '8000']
+  upsampled = sorted((workdir / 'upsampled').glob('*.wav'))
+  assert [p.name for p in upsampled] == ['p360_001_mic1.wav']
+  assert 'SNR' in output and '(input:' in output  # --simulate 12000 scored the file beside its input

@@ -52,12 +52,63 @@ def test_each_file_is_upsampled_with_the_band_of_its_own_rate(nuwave2_checkpoint
   code = sample.main([str(tmp_path / f'{n}.wav') for n in (*inputs, 'hq', 'low')] +
                      ['--checkpoint', str(nuwave2_checkpoint), '--output', str(tmp_path / 'out')])
   assert code == 1
-  err = capsys.readouterr().err
-  assert 'hq.wav: already 48000 Hz; pass --simulate RATE' in err and 'low.wav: 4000 Hz; NU-Wave 2 takes inputs' in err
+  out, err = capsys.readouterr()
+  assert 'low.wav: 4000 Hz; NU-Wave 2 takes inputs from 6000 Hz' in err
+  assert 'hq.wav -> ' in out and 'already full band at 48000 Hz: copied' in out
+  copied, _ = soundfile.read(tmp_path / 'out' / 'hq.wav')
+  np.testing.assert_allclose(copied, _tone(0.3, 48000, 440), atol=1 / 32767)  # as it was, in 16-bit
   for name, (rate, channels) in inputs.items():
     audio, out_rate = soundfile.read(tmp_path / 'out' / f'{name}.wav', always_2d=True)
     assert out_rate == 48000 and audio.shape == (int(0.3 * rate) * 48000 // rate // 256 * 256, channels), name
     assert np.all(np.isfinite(audio)) and np.abs(audio).max() > 0
+
+
+def _band_limited_noise(seconds, rate, cutoff_hz, seed=0):
+  """Pink noise brick-wall low-passed at cutoff_hz with a -100 dB white floor: a file whose rate
+  exceeds its content."""
+  rng = np.random.default_rng(seed)
+  n = int(seconds * rate)
+  spectrum = np.fft.rfft(rng.standard_normal(n))
+  freqs = np.fft.rfftfreq(n, 1 / rate)
+  spectrum = spectrum / np.sqrt(np.maximum(freqs, freqs[1])) * (freqs <= cutoff_hz)
+  audio = np.fft.irfft(spectrum, n)
+  return 0.9 * audio / np.abs(audio).max() + 1e-5 * rng.standard_normal(n)
+
+
+def test_bandwidth_auto_finds_the_content_cutoff_and_gives_the_network_its_band(nuwave2_checkpoint, tmp_path,
+                                                                             capsys):
+  soundfile.write(tmp_path / 'phone_in_cd.wav', _band_limited_noise(1.0, 44100, 4000), 44100, subtype='PCM_16')
+  soundfile.write(tmp_path / 'full.wav', _band_limited_noise(1.0, 48000, 24000), 48000, subtype='PCM_16')
+  soundfile.write(tmp_path / 'mp3like.wav', _band_limited_noise(1.0, 48000, 16000), 48000, subtype='PCM_16')
+  assert sample.main([str(tmp_path / n) for n in ('phone_in_cd.wav', 'full.wav', 'mp3like.wav')] +
+                     ['--checkpoint', str(nuwave2_checkpoint), '--output', str(tmp_path / 'out'),
+                      '--bandwidth', 'auto']) == 0
+  out = capsys.readouterr().out
+  assert 'phone_in_cd.wav: 44100 Hz, content up to 4.05 kHz (detected)' in out
+  assert 'mp3like.wav: 48000 Hz, content up to 16 kHz (detected)' in out
+  assert 'full.wav -> ' in out and 'already full band at 48000 Hz: copied' in out
+  for name in ('phone_in_cd', 'mp3like'):
+    audio, rate = soundfile.read(tmp_path / 'out' / f'{name}.wav')
+    assert rate == 48000 and np.all(np.isfinite(audio)) and len(audio) == 48000 // 256 * 256
+
+  upsampler = inference.Upsampler.from_checkpoint(nuwave2_checkpoint)
+  audio = _band_limited_noise(0.5, 44100, 4000)[None].astype(np.float32)
+  cond, _, band = upsampler.condition_from_file(audio, 44100, 'x.wav', cutoff_hz=4050.0)
+  np.testing.assert_array_equal(band, conditioning.band_mask(8100)[None])
+  resampled, _ = conditioning.from_low_rate(audio, 44100)
+  np.testing.assert_array_equal(cond, conditioning.band_limited(resampled, 8100)[0])
+  assert sample.main([str(tmp_path / 'full.wav'), '--checkpoint', str(nuwave2_checkpoint), '--output',
+                      str(tmp_path / 'forced'), '--bandwidth', '12000']) == 0
+  assert 'full.wav: 48000 Hz, band up to 12 kHz (--bandwidth)' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize('flag, message', [('abc', "--bandwidth 'abc': give 'auto' or a cutoff in Hz"),
+                                           ('2000', '--bandwidth 2000: below 3000 Hz')])
+def test_a_bad_bandwidth_is_named(nuwave2_checkpoint, tmp_path, capsys, flag, message):
+  soundfile.write(tmp_path / 'a.wav', _tone(0.3, 16000, 440).astype(np.float32), 16000)
+  assert sample.main([str(tmp_path / 'a.wav'), '--checkpoint', str(nuwave2_checkpoint), '--output',
+                      str(tmp_path / 'out'), '--bandwidth', flag]) == 2
+  assert message in capsys.readouterr().err
 
 
 def test_the_upsampler_gives_a_files_band_to_the_network(nuwave2_checkpoint):
@@ -132,7 +183,7 @@ def test_evaluate_scores_nuwave2_at_each_rate_beside_its_input(nuwave2_checkpoin
     assert (out / 'spectrograms' / f'000_clip0_{rate}hz.png').is_file()
   assert report['per_rate']['8000']['input']['lsd'] > report['per_rate']['16000']['input']['lsd']
   for flags, message in ((['--rates', '4000'], '--rates [4000]: NU-Wave 2 takes inputs from 6000'),
-                         (['--data', 'config'], '--data config: give a NU-Wave 2 checkpoint a folder')):
+                         (['--data', 'config'], "config.data.dir='' is not a folder of audio files")):
     argv = ['--checkpoint', str(nuwave2_checkpoint), '--data', str(data), '--output', str(out), *flags]
     assert evaluate.main(argv) == 2 and message in capsys.readouterr().err
 

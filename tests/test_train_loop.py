@@ -58,6 +58,26 @@ def test_sigterm_then_resume_equals_an_uninterrupted_run(tiny_folder_config, tmp
   assert any((tmp_path / 'run' / 'tensorboard').iterdir())
 
 
+def test_nuwave2_trains_resumes_exactly_and_evaluates_every_input_rate(synthetic_folder, tmp_path, capsys):
+  from configs import nuwave2_tiny
+  config = _config(nuwave2_tiny.get_config())
+  config.data.dir = str(synthetic_folder)
+  config.data.tfds_data_dir = str(tmp_path / 'tfds')
+  config.data.trim_top_db = 0.0
+  config.train.num_steps = 6
+  config.train.eval_every = 6
+  eval_set = pipeline.eval_utterances(config, 1)
+  whole = training.train_and_evaluate(config, tmp_path / 'whole', _data(config), eval_set)
+  printed = capsys.readouterr().out
+  for rate in ('8', '12', '16', '24'):
+    assert f'step 6: eval at {rate} kHz SNR' in printed
+  stopped = training.train_and_evaluate(config, tmp_path / 'run', _data(config, sigterm_at=2), eval_set)
+  assert int(stopped.step) == 3
+  resumed = training.train_and_evaluate(config, tmp_path / 'run', _data(config), eval_set)
+  for a, b in zip(_params(whole), _params(resumed)):
+    np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
 def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tiny_folder_config, tmp_path):
   config = _config(tiny_folder_config)
   config.train.checkpoint_every = 2

@@ -5,7 +5,7 @@
 
 --data is a folder of audio files (any format and rate), read as a dataset's utterances are prepared:
 48 kHz, trimmed at the checkpoint's data.trim_top_db (15 dB: the paper's test set was trimmed too),
-peak-normalised, 16-bit; or 'config' for a NU-Wave checkpoint's own eval split (VCTK's test speakers, a
+peak-normalised, 16-bit; or 'config' for the checkpoint's own eval split (VCTK's test speakers, a
 folder's eval/), which gives the same numbers for the same files. A NU-Wave checkpoint is scored at its
 one input rate beside linear interpolation; a NU-Wave 2 checkpoint at each of --rates (default: its
 config's data.eval_rates_hz), each input simulated from the ground truth as the original's test does,
@@ -66,8 +66,6 @@ def input_rates(args, upsampler) -> list[int]:
       raise ValueError(f'--rates: {args.checkpoint} upsamples {upsampler.input_rate_hz} Hz only (NU-Wave x'
                        f'{upsampler.ratio}); --rates is for NU-Wave 2 checkpoints')
     return [upsampler.input_rate_hz]
-  if args.data == 'config':
-    raise ValueError("--data config: give a NU-Wave 2 checkpoint a folder of 48 kHz ground truth")
   rates = args.rates or list(upsampler.config.data.eval_rates_hz)
   top = upsampler.config.data.sample_rate_hz
   low = configuration.NUWAVE2_MIN_RATE_HZ

@@ -46,7 +46,8 @@ def main(argv=None) -> int:
   if args.coordinator_address or args.multihost:
     # CPU hosts need gloo for cross-process collectives; the option is ignored on GPU and TPU.
     jax.config.update('jax_cpu_collectives_implementation', 'gloo')
-    jax.distributed.initialize(args.coordinator_address, args.num_processes, args.process_id)
+    jax.distributed.initialize(args.coordinator_address, args.num_processes, args.process_id,
+                               heartbeat_timeout_seconds=config.train.peer_timeout_seconds)
   try:
     # Process 0 prepares the dataset first, so hosts sharing a filesystem never build it twice.
     if jax.process_index() != 0:
@@ -62,6 +63,14 @@ def main(argv=None) -> int:
     training.train_and_evaluate(config, args.workdir, train_data, eval_utterances)
   except (FileNotFoundError, ValueError, FloatingPointError) as error:
     return common.fail(error)
+  except jax.errors.JaxRuntimeError as error:
+    if jax.process_count() == 1:
+      raise
+    # A collective failed: another process is gone. (If JAX's heartbeats find that first, JAX stops
+    # this process itself with 'the JAX distributed service detected fatal errors'.)
+    return common.fail(f'process {jax.process_index()} lost contact with another process of the run '
+                       f'({str(error).splitlines()[0][:200]}); start every process again with the same '
+                       f'command to resume from the newest checkpoint in {args.workdir}')
   return 0
 
 

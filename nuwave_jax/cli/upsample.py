@@ -3,11 +3,14 @@
   nuwave-jax upsample --checkpoint runs/nuwave_x2 speech_24k.wav recordings/ --output upsampled/
 
 Inputs are files or folders (searched recursively for audio files; the output tree mirrors the
-input's). A file must be at the checkpoint's input rate: 48000 / data.ratio Hz (24000 Hz for x2,
-16000 Hz for x3); --resample takes any other rate; with --simulate a 48000 Hz file is ground truth,
-scored as `nuwave-jax evaluate` scores it. Every channel is upsampled (--mono mixes them first). Each
-output is OUTPUT/<path>.wav: 16-bit PCM, or 32-bit float when the input goes beyond full scale. A file
-that cannot be upsampled gets a one-line error and the others still finish (exit status 1).
+input's). NU-Wave: a file must be at the checkpoint's input rate, 48000 / data.ratio Hz (24000 Hz for
+x2, 16000 Hz for x3); --resample takes any other rate. NU-Wave 2: any rate from 6000 Hz, its band
+half the file's rate, or its content's cutoff with --bandwidth auto (detected from the spectrum) or
+--bandwidth HZ; a file whose band is already full at 48 kHz is copied (resampled to 48 kHz if it is
+above) with a note. With --simulate a 48000 Hz file is ground truth, scored as `nuwave-jax evaluate`
+scores it. Every channel is upsampled (--mono mixes them first). Each output is OUTPUT/<path>.wav:
+16-bit PCM, or 32-bit float when the input goes beyond full scale. A file that cannot be upsampled
+gets a one-line error and the others still finish (exit status 1).
 """
 
 import argparse
@@ -38,6 +41,9 @@ def parser() -> argparse.ArgumentParser:
   p.add_argument('--schedule', default='paper', metavar='S', help="NU-Wave: 'paper' (8 steps), 'training' or b1,b2,...")
   p.add_argument('--noise-scale', type=float, metavar='X', help="each step's added noise x X, in [0, 1]")
   p.add_argument('--steps', type=int, metavar='N', help='NU-Wave 2: N DDIM steps on a uniform log-SNR grid')
+  p.add_argument('--bandwidth', metavar='auto|HZ',
+                 help="NU-Wave 2: the inputs' content cutoff: 'auto' detects each file's from its spectrum, HZ "
+                      "forces it (default: half the file's rate)")
   p.add_argument('--chunk-seconds', type=float, metavar='T', help='long files are sampled in chunks of T s')
   p.add_argument('--overlap-seconds', type=float, metavar='T', help='of neighbouring chunks')
   p.add_argument('--batch-size', type=int, metavar='N', help='chunks sampled at once')
@@ -57,6 +63,8 @@ def schedule_overrides(args, checkpoint) -> list[str]:
   given = lambda *flags: [flag for flag, value in flags if value not in (None, 'paper')]
   wrong = given(('--schedule', args.schedule), ('--noise-scale', args.noise_scale)) if nuwave2 else \
       given(('--steps', args.steps))
+  if args.bandwidth is not None and saved is not None and not nuwave2:
+    wrong.append('--bandwidth')
   if wrong:
     family, instead = ('NU-Wave 2', '--steps') if nuwave2 else ('NU-Wave', '--schedule')
     raise ValueError(f'{", ".join(wrong)}: not for a {family} checkpoint (use {instead})')
@@ -74,6 +82,38 @@ def schedule_overrides(args, checkpoint) -> list[str]:
     except ValueError:
       raise ValueError(f"--schedule {args.schedule!r}: use 'paper', 'training' or comma-separated betas") from None
   return overrides
+
+
+def parse_bandwidth(text: str | None) -> float | str | None:
+  """--bandwidth: None, 'auto', or a cutoff in Hz of at least NU-Wave 2's lowest (3000)."""
+  from nuwave_jax import configuration
+  if text is None or text == 'auto':
+    return text
+  lowest = configuration.NUWAVE2_MIN_RATE_HZ // 2
+  try:
+    hz = float(text)
+  except ValueError:
+    raise ValueError(f"--bandwidth {text!r}: give 'auto' or a cutoff in Hz, as in --bandwidth 8000") from None
+  if not hz >= lowest:
+    raise ValueError(f'--bandwidth {text}: below {lowest} Hz, the lowest cutoff NU-Wave 2 was trained for')
+  return hz
+
+
+def input_cutoff(audio: np.ndarray, file_rate: int, bandwidth, sample_rate_hz: int) -> tuple[float, str]:
+  """(the cutoff in Hz NU-Wave 2 takes for a file, a note saying where it came from): half the
+  file's rate (at most 24 kHz), a detected (`bandwidth` 'auto') or a forced one, never above that."""
+  from nuwave_jax import bandwidth as bandwidth_lib
+  from nuwave_jax import configuration
+  nyquist = min(file_rate, sample_rate_hz) / 2
+  if bandwidth is None:
+    return nyquist, ''
+  if bandwidth == 'auto':
+    cutoff = min(bandwidth_lib.effective_bandwidth(audio, file_rate), nyquist)
+    lowest = configuration.NUWAVE2_MIN_RATE_HZ // 2
+    if cutoff < lowest:
+      return lowest, f'content up to {cutoff / 1000:g} kHz (detected), below the lowest cutoff: {lowest / 1000:g} kHz used'
+    return cutoff, f'content up to {cutoff / 1000:g} kHz (detected)'
+  return min(bandwidth, nyquist), f'band up to {min(bandwidth, nyquist) / 1000:g} kHz (--bandwidth)'
 
 
 def find_inputs(inputs: list[str], output_dir: pathlib.Path):
@@ -108,6 +148,7 @@ def main(argv=None) -> int:
                                                     overrides=schedule_overrides(args, args.checkpoint)
                                                     + overrides)
     upsampler.chunk_samples()
+    bandwidth = parse_bandwidth(args.bandwidth)
     output_dir = pathlib.Path(args.output)
     if output_dir.exists() and not output_dir.is_dir():
       raise inference.InputError(f'--output {output_dir}: exists and is not a folder')
@@ -175,8 +216,24 @@ def main(argv=None) -> int:
         planned[out_path.resolve()] = path
         simulated.append((path, out_path, reference))
         continue
+      cutoff_hz = (file_rate if upsampler.any_rate else upsampler.input_rate_hz) / 2
+      if upsampler.any_rate:
+        cutoff_hz, note = input_cutoff(audio, file_rate, bandwidth, rate)
+        if note:
+          print(f'{path}: {file_rate} Hz, {note}')
+        if cutoff_hz >= rate / 2:  # nothing to add: the file's band already reaches 24 kHz
+          import scipy.signal
+          full = audio if file_rate == rate else \
+              scipy.signal.resample_poly(audio, rate, file_rate, axis=-1).astype(np.float32)
+          planned[out_path.resolve()] = path
+          hint = '' if bandwidth else ', --bandwidth auto looks for a lower cutoff'
+          write(path, out_path, full, float(np.max(np.abs(audio))) > 1.0,
+                f'  (already full band at {rate} Hz: copied' + ('' if file_rate == rate else ' resampled') +
+                f'; --simulate RATE scores the model on it{hint})')
+          continue
       try:
-        conditions, kept, bands = upsampler.condition_from_file(audio, file_rate, path, args.resample)
+        conditions, kept, bands = upsampler.condition_from_file(audio, file_rate, path, args.resample,
+                                                                cutoff_hz if upsampler.any_rate else None)
       except inference.InputError as error:
         only = f'; --simulate takes only {rate} Hz files as ground truth' if simulate else ''
         raise inference.InputError(f'{error}{only}') from None
@@ -185,7 +242,6 @@ def main(argv=None) -> int:
       failures += 1
       continue
     planned[out_path.resolve()] = path
-    cutoff_hz = (file_rate if upsampler.any_rate else upsampler.input_rate_hz) / 2
     group.append((path, out_path, conditions, kept, bands, cutoff_hz, float(np.max(np.abs(audio))) > 1.0))
     if sum(item[2].size for item in group) >= GROUP_SECONDS * rate:
       flush()
