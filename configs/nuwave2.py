@@ -27,11 +27,15 @@ def get_config() -> ml_collections.ConfigDict:
   config.model.embedding_scale = 50000.0    # v_i = scale * input * 10^(-4 i / 63)
   config.model.bsft_channels = 64           # BSFT's hidden channels
   config.model.dtype = 'float32'            # convolutions: 'float32' or 'bfloat16' (the STFT stays float32)
+  config.model.prediction = 'eps'           # the network's output: 'eps' (the paper) or v = alpha eps - sigma y0
 
   config.diffusion = ml_collections.ConfigDict()
   config.diffusion.logsnr_min = -20.0       # lambda(1): pure noise, nearly
   config.diffusion.logsnr_max = 20.0        # lambda(0): clean, nearly
   config.diffusion.loss = 'l1'              # plain L1 on eps
+  # What is diffused: 'signal', the 48 kHz audio (the paper), or 'residual', the audio minus its
+  # condition, which the sampler adds back: the given band passes through, the model adds the rest.
+  config.diffusion.target = 'signal'
 
   config.data = base.data
   del config.data['ratio'], config.data['lowpass_n_fft'], config.data['lowpass_hop']

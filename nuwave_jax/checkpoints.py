@@ -21,6 +21,11 @@ CHECKPOINT_SUBDIR = 'checkpoints'
 ITEM_NAMES = ('model', 'train')
 
 
+class IncompleteCheckpoint(ValueError):
+  """A step folder that lacks items or cannot be read: copied or synced half-way (a Drive upload
+  cut off by a recycled VM), or its files damaged."""
+
+
 def make_manager(directory: str | pathlib.Path, keep: int | None = None) -> ocp.CheckpointManager:
   """An async orbax CheckpointManager for DIR/checkpoints, keeping the newest `keep` steps."""
   path = pathlib.Path(directory).absolute() / CHECKPOINT_SUBDIR
@@ -63,12 +68,14 @@ def restore(manager: ocp.CheckpointManager, step: int, args: ocp.args.Composite)
   folder = pathlib.Path(manager.directory) / str(step)
   saved = manager.item_metadata(step)
   missing = [name for name in args.keys() if name not in saved or saved[name] is None]
-  if missing == ['train'] and 'model' in saved:
+  trained = lambda: any(manager.item_metadata(s).get('train') is not None
+                        for s in manager.all_steps() if s != step)
+  if missing == ['train'] and 'model' in saved and not trained():  # else a training step cut short
     raise ValueError(f'{folder}: has parameters but no training state (a converted checkpoint?): '
                      'it can be sampled from, not resumed; train in another --workdir')
   if missing:
-    raise ValueError(f'{folder}: has no {" or ".join(missing)} item (copied or written half-way?); '
-                     'remove it to use the step before')
+    raise IncompleteCheckpoint(f'{folder}: has no {" or ".join(missing)} item (copied or written half-way?); '
+                               'remove it to use the step before')
   for name in args.keys():
     target = getattr(args[name], 'item', None)
     if target is None:
@@ -82,7 +89,7 @@ def restore(manager: ocp.CheckpointManager, step: int, args: ocp.args.Composite)
     return manager.restore(step, args=args)
   except Exception as error:  # orbax raises KeyError, ValueError, TypeError, ... with long messages
     detail = str(error).strip().splitlines()[0][:300] if str(error).strip() else type(error).__name__
-    raise ValueError(f'{folder}: cannot be restored ({detail})') from error
+    raise IncompleteCheckpoint(f'{folder}: cannot be restored ({detail})') from error
 
 
 def restore_params(directory: str | pathlib.Path, config: ml_collections.ConfigDict | None = None,

@@ -40,18 +40,19 @@ FAMILY_CHOICES = {
     'nuwave': {'model.kernels': ('auto', 'plain', 'cpu'), 'model.noise_input': ('level', 'log_snr'),
                'model.prediction': ('eps', 'v'), 'model.network_input': ('noisy', 'residual'),
                'diffusion.loss': ('log_l1', 'l1')},
-    'nuwave2': {'diffusion.loss': ('l1',)},
+    'nuwave2': {'diffusion.loss': ('l1',), 'diffusion.target': ('signal', 'residual'),
+                'model.prediction': ('eps', 'v')},
 }
 CHOICES = {**SHARED_CHOICES, **FAMILY_CHOICES['nuwave']}  # a NU-Wave config's
 # The groups that decide what the parameters mean: a checkpoint is only usable under the same ones.
 ARCHITECTURE_KEYS = ('model',)
 # Model fields that change how the network computes, not what its parameters mean.
 COMPUTE_ONLY_KEYS = ('dtype', 'kernels')
-# NU-Wave fields added after its first checkpoints, by group: what a saved config without them meant
-# (NU-Wave 2 configs, newer, have them all).
-ADDED_KEYS = {'model': {'name': 'nuwave', 'noise_input': 'level', 'prediction': 'eps',
-                        'network_input': 'noisy', 'kernels': 'auto'},
-              'sample': {'noise_scale': 1.0}}
+# Fields added after a family's first checkpoints, by group: what a saved config without them meant.
+ADDED_KEYS = {'nuwave': {'model': {'name': 'nuwave', 'noise_input': 'level', 'prediction': 'eps',
+                                   'network_input': 'noisy', 'kernels': 'auto'},
+                         'sample': {'noise_scale': 1.0}},
+              'nuwave2': {'model': {'prediction': 'eps'}, 'diffusion': {'target': 'signal'}}}
 
 
 def check_choice(field: str, value) -> None:
@@ -156,7 +157,8 @@ def _nuwave2_checks(config: ml_collections.ConfigDict) -> list:
       (lambda: all(NUWAVE2_MIN_RATE_HZ <= r < SAMPLE_RATE_HZ for r in d.eval_rates_hz), 'data.eval_rates_hz',
        f'input rates in [{NUWAVE2_MIN_RATE_HZ}, {SAMPLE_RATE_HZ}) Hz'),
       (lambda: NUWAVE2_MIN_RATE_HZ // 2 <= d.cutoff_range_hz[0] <= d.cutoff_range_hz[1] <= SAMPLE_RATE_HZ // 2,
-       'data.cutoff_range_hz', f'(low, high) Hz with {NUWAVE2_MIN_RATE_HZ // 2} <= low <= high <= {SAMPLE_RATE_HZ // 2}'),
+       'data.cutoff_range_hz',
+       f'(low, high) Hz with {NUWAVE2_MIN_RATE_HZ // 2} <= low <= high <= {SAMPLE_RATE_HZ // 2}'),
       (lambda: 1 <= d.filter_orders[0] <= d.filter_orders[1] and all(isinstance(o, int) for o in d.filter_orders),
        'data.filter_orders', '(low, high) integers with 1 <= low <= high'),
       (lambda: len(d.filter_ripples_db) >= 1 and all(r > 0 for r in d.filter_ripples_db), 'data.filter_ripples_db',
@@ -261,11 +263,10 @@ def load_saved_config(directory: str | pathlib.Path) -> ml_collections.ConfigDic
   missing = [group for group in ('model', 'diffusion', 'data', 'train', 'sample') if group not in config]
   if missing:
     raise ValueError(f'{path}: not a saved config (no {", ".join(missing)} group)')
-  if config.model.get('name', 'nuwave') == 'nuwave':
-    for group, keys in ADDED_KEYS.items():
-      for key, value in keys.items():
-        if key not in config[group]:
-          config[group][key] = value
+  for group, keys in ADDED_KEYS.get(config.model.get('name', 'nuwave'), {}).items():
+    for key, value in keys.items():
+      if key not in config[group]:
+        config[group][key] = value
   return config
 
 

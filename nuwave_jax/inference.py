@@ -64,7 +64,9 @@ class Upsampler:
       f = config.diffusion
       schedule = nuwave2_diffusion.make_schedule(None if s.steps else s.log_snrs, s.steps or None,
                                                  f.logsnr_min, f.logsnr_max)
-      return cls(config, params, schedule, nuwave2_sampling.make_upsampler(module, f.logsnr_min, f.logsnr_max))
+      return cls(config, params, schedule,
+                 nuwave2_sampling.make_upsampler(module, f.logsnr_min, f.logsnr_max, f.target,
+                                                 config.model.prediction))
     schedule = diffusion.make_schedule(s.betas, s.noise_scale)
     return cls(config, params, schedule, sampling.make_upsampler(module, config.model.prediction,
                                                                  config.model.network_input))

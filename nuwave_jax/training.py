@@ -125,22 +125,24 @@ def make_objective(config: ml_collections.ConfigDict, module):
 
   NU-Wave (§3): a noise level per example, the configured prediction target and loss.
   NU-Wave 2 (§8): low-discrepancy times t_i = (u + i / B) mod 1, y_t = alpha y0 + sigma eps, and L1
-  on eps; batch['band'] is each example's band mask.
+  on eps; batch['band'] is each example's band mask. With diffusion.target 'residual', y0 is the
+  audio minus its condition; with model.prediction 'v', the target is v = alpha eps - sigma y0.
   """
   d = config.diffusion
   if config.model.name == 'nuwave2':
     def nuwave2_examples(rng, batch):
-      audio = batch['audio']
+      clean = batch['audio'] - batch['condition'] if d.target == 'residual' else batch['audio']
       rng, time_rng, noise_rng = jax.random.split(rng, 3)
-      logsnr = nuwave2_diffusion.log_snr(nuwave2_diffusion.training_times(time_rng, audio.shape[0]),
+      logsnr = nuwave2_diffusion.log_snr(nuwave2_diffusion.training_times(time_rng, clean.shape[0]),
                                          d.logsnr_min, d.logsnr_max)
-      noise = jax.random.normal(noise_rng, audio.shape, jnp.float32)
-      noisy = nuwave2_diffusion.q_sample(audio, noise, logsnr)
+      noise = jax.random.normal(noise_rng, clean.shape, jnp.float32)
+      noisy = nuwave2_diffusion.q_sample(clean, noise, logsnr)
       level = nuwave2_diffusion.network_input(logsnr, d.logsnr_min, d.logsnr_max)
-      return rng, (noisy, batch['condition'], batch['band'], level, noise)
+      target = nuwave2_diffusion.velocity(clean, noise, logsnr) if config.model.prediction == 'v' else noise
+      return rng, (noisy, batch['condition'], batch['band'], level, target)
 
-    def nuwave2_loss(params, noisy, cond, band, level, noise):
-      return nuwave2_diffusion.loss(noise, module.apply({'params': params}, noisy, cond, band, level))
+    def nuwave2_loss(params, noisy, cond, band, level, target):
+      return nuwave2_diffusion.loss(target, module.apply({'params': params}, noisy, cond, band, level))
 
     return nuwave2_examples, nuwave2_loss
 
@@ -218,14 +220,20 @@ def global_batch(local_batch: dict[str, np.ndarray], mesh: Mesh) -> dict[str, ja
 
 
 class PreemptionHandler:
-  """Turns SIGTERM (a preempted TPU VM, a cluster scheduler) into a request to save and stop."""
+  """Turns SIGTERM (a preempted TPU VM, a cluster scheduler) and a first SIGINT (Ctrl-C, a stopped
+  notebook cell) into a request to save and stop; a second SIGINT aborts at once (KeyboardInterrupt)."""
 
   def __init__(self):
     self.requested = False
-    self._previous = signal.signal(signal.SIGTERM, self._handle)
+    self._previous = {s: signal.signal(s, self._handle) for s in (signal.SIGTERM, signal.SIGINT)}
 
   def _handle(self, signum, frame):
-    del signum, frame
+    del frame
+    if signum == signal.SIGINT:
+      if self.requested:
+        raise KeyboardInterrupt
+      print('interrupted: saving a checkpoint after this step (interrupt again to abort without saving)',
+            flush=True)
     self.requested = True
 
   def should_stop(self, step: int) -> bool:
@@ -237,7 +245,8 @@ class PreemptionHandler:
     return bool(multihost_utils.process_allgather(np.int32(self.requested)).max())
 
   def close(self):
-    signal.signal(signal.SIGTERM, self._previous)
+    for s, handler in self._previous.items():
+      signal.signal(s, handler)
 
 
 def abstract_state(config: ml_collections.ConfigDict, mesh: Mesh):
@@ -261,6 +270,25 @@ def restore_state(manager: ocp.CheckpointManager, step: int, target: TrainState)
   model, train = restored['model'], restored['train']
   return TrainState(step=train['step'], params=model['params'], ema_params=model['ema_params'],
                     opt_state=train['opt_state'], rng=train['rng'])
+
+
+def restore_newest(manager: ocp.CheckpointManager, target: TrainState, log=print) -> TrainState | None:
+  """The newest step of `manager` that restores into `target`, or None when there is none. A step
+  that cannot be read (`checkpoints.IncompleteCheckpoint`) is renamed <step>.incomplete, with a
+  warning naming it, and the step before is tried; one made with another config is an error."""
+  for step in sorted(manager.all_steps(), reverse=True):
+    try:
+      return restore_state(manager, step, target)
+    except checkpoints.IncompleteCheckpoint as error:
+      folder = pathlib.Path(manager.directory) / str(step)
+      log(f'warning: {str(error).split("; remove it")[0]}: moved aside to {folder.name}.incomplete; '
+          'resuming from the step before')
+      if jax.process_index() == 0:
+        folder.rename(folder.with_name(f'{folder.name}.incomplete'))
+      if jax.process_count() > 1:
+        multihost_utils.sync_global_devices(f'nuwave checkpoint {step} moved aside')
+      manager.reload()
+  return None
 
 
 def check_finite(metrics: dict[str, float], step: int, workdir) -> None:
@@ -355,7 +383,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir,
   train_data(start_step): this process's batches {'audio', 'condition'}: [local_batch, time] from
   `start_step` on, the same batches an uninterrupted run would see (`pipeline.train_dataset`).
   eval_utterances: (name, 48 kHz audio) pairs sampled at every eval step on process 0.
-  Stops early, after saving, on SIGTERM. Raises FloatingPointError on a NaN or Inf loss.
+  Stops early, after saving, on SIGTERM or a first SIGINT. Raises FloatingPointError on a NaN or Inf
+  loss.
   """
   workdir = pathlib.Path(workdir)
   t = config.train
@@ -367,13 +396,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir,
   train_step = make_train_step(config, mesh)  # checks the batch against devices and microbatches
   lr = learning_rate(config)
   manager = checkpoints.make_manager(workdir, keep=t.keep_checkpoints)
-  latest = manager.latest_step()
-  if latest is None:
+  state = restore_newest(manager, abstract_state(config, mesh), print if is_main else lambda _: None) \
+      if manager.all_steps() else None
+  if state is None:
     state = init_state(config, mesh)
-  else:
-    state = restore_state(manager, latest, abstract_state(config, mesh))
-    if is_main:
-      print(f'resumed {workdir} at step {latest}')
+  elif is_main:
+    print(f'resumed {workdir} at step {int(jax.device_get(state.step))}')
   if is_main:  # only once the checkpoint fits: a failed resume must not rewrite the workdir's config
     configuration.save_config(workdir, config)
   writer = SummaryWriter(workdir)
@@ -422,7 +450,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir,
           run_evals(upsampler, eval_set, step, step == t.eval_every, writer, progress.write)
       if stop:
         if is_main:
-          progress.write(f'SIGTERM: saved step {step} in {workdir}; run the same command to resume')
+          progress.write(f'stopped: saved step {step} in {workdir}; run the same command to resume')
         break
   finally:
     manager.wait_until_finished()

@@ -244,11 +244,15 @@ def test_chunked_sampling_equals_unchunked_sampling_for_nuwave2():
   assert errors[4096] < 1e-4 < 1e-2 < errors[1024], errors
 
 
-def test_the_training_objective_is_the_papers():
-  """Low-discrepancy times, y_t = alpha y0 + sigma eps, the network fed the normalised negative
-  log-SNR, plain L1 on eps: each checked in float64 from the drawn arrays."""
+@pytest.mark.parametrize('target, prediction', [('signal', 'eps'), ('residual', 'eps'), ('residual', 'v')])
+def test_the_training_objective_is_the_papers(target, prediction):
+  """Low-discrepancy times, y_t = alpha y0 + sigma eps (y0: the audio, or for 'residual' the audio
+  minus its condition), the network fed the normalised negative log-SNR, plain L1 on eps (or on
+  v = alpha eps - sigma y0): each checked in float64 from the drawn arrays."""
   from nuwave_jax import training
   config = nuwave2_tiny.get_config()
+  config.diffusion.target = target
+  config.model.prediction = prediction
   module = model_lib.build_model(config)
   params = model_lib.init_params(module, jax.random.key(0))
   rng = np.random.default_rng(0)
@@ -256,17 +260,44 @@ def test_the_training_objective_is_the_papers():
            'condition': rng.uniform(-1, 1, (6, 512)).astype(np.float32),
            'band': np.stack([conditioning.band_mask(r) for r in (8000, 12000, 16000, 24000, 44100, 6000)])}
   make_examples, loss_fn = training.make_objective(config, module)
-  _, (noisy, cond, band, level, noise) = make_examples(jax.random.key(1), batch)
+  _, (noisy, cond, band, level, wanted) = make_examples(jax.random.key(1), batch)
   logsnr = 20.0 - 40.0 * np.asarray(level, np.float64)  # level = (max - lambda) / (max - min)
   b = math.atan(math.exp(-10.0))
   a = math.atan(math.exp(10.0)) - b
   t = (np.arctan(np.exp(-logsnr / 2)) - b) / a  # lambda(t) = -2 log tan(a t + b), inverted
   np.testing.assert_allclose(np.sort(np.mod(t - t[0], 1.0)), np.arange(6) / 6, atol=1e-5)
   alpha, sigma = np.sqrt(1 / (1 + np.exp(-logsnr))), np.sqrt(1 / (1 + np.exp(logsnr)))
-  np.testing.assert_allclose(noisy, alpha[:, None] * batch['audio'] + sigma[:, None] * np.asarray(noise),
-                             atol=2e-6)
+  clean = batch['audio'] - batch['condition'] if target == 'residual' else batch['audio']
+  if prediction == 'eps':
+    np.testing.assert_allclose(noisy, alpha[:, None] * clean + sigma[:, None] * np.asarray(wanted), atol=2e-6)
+  else:  # y0 = alpha y_t - sigma v
+    np.testing.assert_allclose(alpha[:, None] * np.asarray(noisy) - sigma[:, None] * np.asarray(wanted), clean,
+                               atol=2e-6)
   np.testing.assert_array_equal(cond, batch['condition'])
   np.testing.assert_array_equal(band, batch['band'])
   eps_hat = np.asarray(module.apply({'params': params}, noisy, cond, band, level), np.float64)
-  np.testing.assert_allclose(loss_fn(params, noisy, cond, band, level, noise),
-                             np.mean(np.abs(np.asarray(noise, np.float64) - eps_hat)), rtol=1e-5)
+  np.testing.assert_allclose(loss_fn(params, noisy, cond, band, level, wanted),
+                             np.mean(np.abs(np.asarray(wanted, np.float64) - eps_hat)), rtol=1e-5)
+
+
+def test_eps_from_v_is_the_closed_form():
+  rng = np.random.default_rng(0)
+  clean, noise = rng.standard_normal((2, 3, 64))
+  logsnr = jnp.asarray([-15.0, 0.3, 12.0])
+  noisy = diffusion.q_sample(jnp.asarray(clean), jnp.asarray(noise), logsnr)
+  v = diffusion.velocity(jnp.asarray(clean), jnp.asarray(noise), logsnr)
+  np.testing.assert_allclose(diffusion.noise_from_velocity(noisy, v, logsnr), noise, atol=1e-5)
+
+
+def test_a_residual_target_adds_the_condition_back_before_the_clamp():
+  rng = np.random.default_rng(0)
+  initial = jnp.asarray(0.1 * rng.standard_normal((2, 256)), jnp.float32)
+  cond = jnp.asarray(rng.uniform(-0.05, 0.05, (2, 256)), jnp.float32)
+  denoise = lambda y, logsnr: 0.3 * y  # any deterministic denoiser
+  schedule = diffusion.make_schedule(diffusion.PAPER_LOG_SNRS)
+  plain = diffusion.ddim_sample(denoise, initial, schedule)
+  shifted = diffusion.ddim_sample(denoise, initial, schedule, cond)
+  assert float(jnp.abs(plain).max()) < 0.9  # within the clamp, so the difference is the offset alone
+  np.testing.assert_allclose(shifted, plain + cond, atol=1e-7)
+  clamped = diffusion.ddim_sample(denoise, initial, schedule, cond + 2.0)
+  assert float(clamped.max()) == pytest.approx(diffusion.CLAMP[1])

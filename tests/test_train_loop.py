@@ -1,6 +1,7 @@
 """The training loop: SIGTERM and resume, NaN handling, checkpoints and the config check."""
 
 import os
+import shutil
 import signal
 
 import jax
@@ -21,15 +22,17 @@ def _config(config):
   return config
 
 
-def _data(config, sigterm_at=None, nan_at=None):
-  """train_data(start_step) over the real pipeline; optionally SIGTERM or NaN at a global step."""
+def _data(config, sigterm_at=None, nan_at=None, signals=(signal.SIGTERM,)):
+  """train_data(start_step) over the real pipeline; optionally `signals` (SIGTERM) sent to this
+  process, or NaN audio, at a global step."""
   builder = pipeline.make_builder(config)
 
   def train_data(start_step):
     for step, batch in enumerate(pipeline.train_dataset(config, start_step=start_step, builder=builder)
                                  .as_numpy_iterator(), start_step):
       if step == sigterm_at:
-        os.kill(os.getpid(), signal.SIGTERM)  # handled: the loop finishes this step, saves, returns
+        for s in signals:  # handled: the loop finishes this step, saves, returns
+          os.kill(os.getpid(), s)
       if step == nan_at:
         batch = dict(batch, audio=np.full_like(batch['audio'], np.nan))
       yield batch
@@ -56,6 +59,41 @@ def test_sigterm_then_resume_equals_an_uninterrupted_run(tiny_folder_config, tmp
     np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
   assert (tmp_path / 'run' / 'tensorboard').is_dir()
   assert any((tmp_path / 'run' / 'tensorboard').iterdir())
+
+
+def test_a_first_sigint_saves_and_stops_a_second_aborts(tiny_folder_config, tmp_path, capsys):
+  config = _config(tiny_folder_config)
+  stopped = training.train_and_evaluate(config, tmp_path / 'run', _data(config, 1, signals=(signal.SIGINT,)))
+  assert int(stopped.step) == 2
+  assert 'interrupted: saving a checkpoint after this step' in capsys.readouterr().out
+  manager = checkpoints.make_manager(tmp_path / 'run')
+  assert manager.all_steps() == [2]
+  manager.close()
+  with pytest.raises(KeyboardInterrupt):
+    training.train_and_evaluate(config, tmp_path / 'run', _data(config, 3, signals=(signal.SIGINT,) * 2))
+  assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handlers are put back
+  manager = checkpoints.make_manager(tmp_path / 'run')
+  assert manager.all_steps() == [2]  # aborted: nothing saved
+  manager.close()
+
+
+def test_an_incomplete_newest_checkpoint_falls_back_to_the_one_before(tiny_folder_config, tmp_path, capsys):
+  config = _config(tiny_folder_config)
+  config.train.checkpoint_every = 2
+  config.train.num_steps = 6
+  whole = training.train_and_evaluate(config, tmp_path / 'whole', _data(config))
+  config.train.num_steps = 4
+  training.train_and_evaluate(config, tmp_path / 'run', _data(config))
+  # Step 4 arrived half-way (a Drive sync cut off): its training state is gone.
+  shutil.rmtree(tmp_path / 'run' / 'checkpoints' / '4' / 'train')
+  config.train.num_steps = 6
+  resumed = training.train_and_evaluate(config, tmp_path / 'run', _data(config))
+  printed = capsys.readouterr().out
+  assert 'warning: ' in printed and 'checkpoints/4: has no train item' in printed
+  assert 'moved aside to 4.incomplete' in printed and 'at step 2' in printed
+  assert (tmp_path / 'run' / 'checkpoints' / '4.incomplete').is_dir()
+  for a, b in zip(_params(whole), _params(resumed)):
+    np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
 
 
 def test_nuwave2_trains_resumes_exactly_and_evaluates_every_input_rate(synthetic_folder, tmp_path, capsys):
@@ -133,14 +171,13 @@ def test_a_checkpoint_that_does_not_fit_is_named_and_the_workdir_left_as_it_was(
   config.model.residual_channels = 8
   config.train.num_steps = 3
   assert int(training.train_and_evaluate(config, run, _data(config)).step) == 3
-  # A step folder copied half-way (no items): named, with what to do, for training and sampling.
+  # A step folder copied half-way (no items): named, with what to do, when sampling (training moves
+  # it aside: test_an_incomplete_newest_checkpoint_falls_back_to_the_one_before).
   (run / 'checkpoints' / '9').mkdir()
   (run / 'checkpoints' / '9' / '_CHECKPOINT_METADATA').write_text('{}')
-  config.train.num_steps = 10
-  for attempt in (lambda: training.train_and_evaluate(config, run, _data(config)),
-                  lambda: checkpoints.restore_params(run)):
-    with pytest.raises(ValueError, match=r'checkpoints/9: has no model.* item.*remove it to use the step before'):
-      attempt()
+  with pytest.raises(ValueError, match=r'checkpoints/9: has no model.* item.*remove it to use the step before'):
+    checkpoints.restore_params(run)
+  shutil.rmtree(run / 'checkpoints' / '9')
   # A config.json cut short by a crash: named.
   (run / 'config.json').write_text('{"model": {')
   with pytest.raises(ValueError, match=r'run/config.json: not a saved config'):

@@ -111,7 +111,8 @@ def input_cutoff(audio: np.ndarray, file_rate: int, bandwidth, sample_rate_hz: i
     cutoff = min(bandwidth_lib.effective_bandwidth(audio, file_rate), nyquist)
     lowest = configuration.NUWAVE2_MIN_RATE_HZ // 2
     if cutoff < lowest:
-      return lowest, f'content up to {cutoff / 1000:g} kHz (detected), below the lowest cutoff: {lowest / 1000:g} kHz used'
+      return lowest, (f'content up to {cutoff / 1000:g} kHz (detected), below the lowest cutoff: '
+                      f'{lowest / 1000:g} kHz used')
     return cutoff, f'content up to {cutoff / 1000:g} kHz (detected)'
   return min(bandwidth, nyquist), f'band up to {min(bandwidth, nyquist) / 1000:g} kHz (--bandwidth)'
 

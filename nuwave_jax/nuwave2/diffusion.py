@@ -52,9 +52,21 @@ def q_sample(clean: jax.Array, noise: jax.Array, logsnr: jax.Array) -> jax.Array
   return alpha[:, None] * clean + sigma[:, None] * noise
 
 
-def loss(noise: jax.Array, noise_hat: jax.Array) -> jax.Array:
-  """Plain L1 on eps, the mean over every sample of the batch: a scalar."""
-  return jnp.mean(jnp.abs(noise.astype(jnp.float32) - noise_hat.astype(jnp.float32)))
+def loss(target: jax.Array, output: jax.Array) -> jax.Array:
+  """Plain L1 (on eps, or on v), the mean over every sample of the batch: a scalar."""
+  return jnp.mean(jnp.abs(target.astype(jnp.float32) - output.astype(jnp.float32)))
+
+
+def velocity(clean: jax.Array, noise: jax.Array, logsnr: jax.Array) -> jax.Array:
+  """v = alpha eps - sigma y0, the target of model.prediction 'v'. [batch, time]; logsnr [batch]."""
+  alpha, sigma = alpha_sigma(logsnr)
+  return alpha[:, None] * noise - sigma[:, None] * clean
+
+
+def noise_from_velocity(noisy: jax.Array, v: jax.Array, logsnr: jax.Array) -> jax.Array:
+  """eps = sigma y_t + alpha v (from y_t = alpha y0 + sigma eps and alpha^2 + sigma^2 = 1)."""
+  alpha, sigma = alpha_sigma(logsnr)
+  return sigma[:, None] * noisy + alpha[:, None] * v
 
 
 class Schedule(NamedTuple):
@@ -96,12 +108,13 @@ def ddim_step(noisy: jax.Array, noise_hat: jax.Array, logsnr_t: jax.Array, logsn
 Denoiser = Callable[[jax.Array, jax.Array], jax.Array]
 
 
-def ddim_sample(denoise: Denoiser, initial: jax.Array, schedule: Schedule) -> jax.Array:
+def ddim_sample(denoise: Denoiser, initial: jax.Array, schedule: Schedule, offset=0.0) -> jax.Array:
   """From y ~ N(0, I) (`initial`, [batch, time]) through the schedule's steps as one lax.scan, then
-  the original's clamp. -> [batch, time] float32."""
+  `offset` added (a residual's condition, [batch, time]) and the original's clamp. -> [batch, time]
+  float32."""
   def step(y, logsnrs):
     logsnr_t, logsnr_s = logsnrs
     return ddim_step(y, denoise(y, jnp.broadcast_to(logsnr_t, y.shape[:1])), logsnr_t, logsnr_s), None
 
   y, _ = jax.lax.scan(step, initial, (schedule.logsnr_t, schedule.logsnr_s))
-  return jnp.clip(y, *CLAMP)
+  return jnp.clip(y + offset, *CLAMP)

@@ -13,9 +13,12 @@ from nuwave_jax import sampling
 from nuwave_jax.nuwave2 import diffusion
 
 
-def make_upsampler(module: nn.Module, logsnr_min: float, logsnr_max: float):
+def make_upsampler(module: nn.Module, logsnr_min: float, logsnr_max: float, target: str = 'signal',
+                   prediction: str = 'eps'):
   """cond [batch, time] (time a multiple of 256), schedule a `diffusion.Schedule`, keys [batch],
-  start_samples [batch], band [batch, 513] -> [batch, time] float32."""
+  start_samples [batch], band [batch, 513] -> [batch, time] float32. target 'residual': the DDIM
+  samples the audio minus cond, and cond is added back before the clamp; prediction 'v': the network
+  gives v, turned into eps for the DDIM step."""
   @jax.jit
   def upsample(params, cond, schedule, keys, start_samples, band):
     variables = {'params': params}
@@ -23,9 +26,10 @@ def make_upsampler(module: nn.Module, logsnr_min: float, logsnr_max: float):
 
     def denoise(y, logsnr):
       level = diffusion.network_input(logsnr, logsnr_min, logsnr_max)
-      return module.apply(variables, y, cond, features, level, method='denoise')
+      output = module.apply(variables, y, cond, features, level, method='denoise')
+      return diffusion.noise_from_velocity(y, output, logsnr) if prediction == 'v' else output
 
     initial = sampling.positional_noise(keys, start_samples, cond.shape[1])(0)
-    return diffusion.ddim_sample(denoise, initial, schedule)
+    return diffusion.ddim_sample(denoise, initial, schedule, cond if target == 'residual' else 0.0)
 
   return upsample
