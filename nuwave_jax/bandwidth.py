@@ -2,20 +2,20 @@
 frequency (a 44.1 kHz file holding 8 kHz telephone audio, an MP3's 16 kHz shelf, a Vorbis low-pass).
 
 From the long-term spectrum (Welch, ~11 Hz bins, smoothed over ~150 Hz), in dB:
-  1. the floor F is the median level of the top 500 Hz below Nyquist (2 % kept clear of it);
-  2. the edge is the highest frequency whose level is at least EDGE_DB above F;
-  3. it is a cutoff only if it is steep: from edge + 500 Hz up (at least 300 Hz of spectrum), nothing
-     rises more than STEEP_DB above F. A natural roll-off (speech falling 20 dB over several kHz)
-     fails this and counts as full band, and so does a cutoff within 800 Hz of Nyquist.
-The edge is where the content is EDGE_DB above what lies beyond it: for a gentle low-pass (Vorbis's
-falls ~100 dB over 3 kHz) that is near the bottom of the slope, an upper estimate of the band.
+  1. a frequency f is a drop when the median level of the kilohertz below it stands at least DROP_DB
+     above everything from f + 300 Hz up to Nyquist (2 % kept clear of it): a natural roll-off (speech
+     falling 20 dB over several kHz) never is, a low-pass shelf, a resampler's stopband or digital
+     silence is;
+  2. the highest drop, refined to the highest frequency within 1 kHz below it whose level is no more
+     than EDGE_DB under that median, is the cutoff;
+  3. a cutoff within 800 Hz of Nyquist counts as full band.
 """
 
 import numpy as np
 import scipy.signal
 
-EDGE_DB = 20.0
-STEEP_DB = 10.0
+DROP_DB = 25.0
+EDGE_DB = 15.0
 ROUND_HZ = 50  # cutoffs are rounded down to a multiple: the input's band is never overstated
 
 
@@ -33,11 +33,15 @@ def effective_bandwidth(audio: np.ndarray, rate: int) -> float:
   level = scipy.signal.medfilt(level, width)
   usable = freqs <= 0.98 * nyquist
   freqs, level = freqs[usable], level[usable]
-  floor = np.median(level[freqs >= freqs[-1] - 500])
-  loud = np.flatnonzero(level >= floor + EDGE_DB)
-  if not len(loud):
+  above = np.maximum.accumulate(level[::-1])[::-1]  # above[k]: the loudest level from freqs[k] up
+  below = lambda f: np.median(level[(freqs >= f - 1000) & (freqs <= f)])
+  drops = [f for f in np.arange(1000.0, freqs[-1] - 300, ROUND_HZ)
+           if below(f) - above[np.searchsorted(freqs, f + 300)] >= DROP_DB]
+  if not drops:
     return nyquist
-  edge = freqs[loud[-1]]
-  if edge > freqs[-1] - 800 or level[freqs >= edge + 500].max() > floor + STEEP_DB:
+  top = drops[-1]
+  near = (freqs >= top - 1000) & (freqs <= top) & (level >= below(top) - EDGE_DB)
+  edge = freqs[near][-1] if np.any(near) else top
+  if edge > freqs[-1] - 800:
     return nyquist
   return float(np.floor(edge / ROUND_HZ) * ROUND_HZ)

@@ -164,6 +164,22 @@ def make_objective(config: ml_collections.ConfigDict, module):
   return nuwave_examples, nuwave_loss
 
 
+def check_batch_fits(batch_size: int, microbatches: int, devices: int) -> None:
+  """Refuses a global batch that the devices and microbatches cannot split evenly, naming the
+  nearest batches that they can."""
+  unit = microbatches * devices
+  if batch_size % unit == 0:
+    return
+  below, above = batch_size // unit * unit, (batch_size // unit + 1) * unit
+  nearest = ' or '.join(str(b) for b in (below, above) if b > 0)
+  hint = (f'; with train.microbatches={microbatches}, a batch of {below or above} takes 1/{microbatches} '
+          'of its activation memory per part' if microbatches > 1 else
+          '; train.microbatches=N then splits each device\'s rows in N parts, for 1/N of the activation memory')
+  raise ValueError(f'train.batch_size {batch_size} must be a multiple of train.microbatches ({microbatches}) '
+                   f'x the {devices} devices: the nearest that fit are {nearest} '
+                   f'(--config.train.batch_size={below or above}){hint}')
+
+
 def make_train_step(config: ml_collections.ConfigDict, mesh: Mesh):
   """`train_step(state, batch) -> (state, metrics)`, jitted with shardings; donates `state`.
 
@@ -176,10 +192,8 @@ def make_train_step(config: ml_collections.ConfigDict, mesh: Mesh):
   tx = make_optimizer(config)
   t = config.train
   make_examples, loss_fn = make_objective(config, module)
+  check_batch_fits(t.batch_size, t.microbatches, mesh.size)
   microbatches = t.microbatches
-  if t.batch_size % (microbatches * mesh.size):
-    raise ValueError(f'train.batch_size {t.batch_size} must be a multiple of train.microbatches '
-                     f'({microbatches}) x the {mesh.size} devices')
 
   def step_fn(state: TrainState, batch):
     rng, examples = make_examples(jax.random.wrap_key_data(state.rng), batch)

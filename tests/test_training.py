@@ -48,6 +48,18 @@ def test_microbatches_give_the_same_update():
     training.make_train_step(c, training.make_mesh(jax.devices()[:2]))
 
 
+def test_a_batch_the_devices_cannot_split_names_the_nearest_that_fit():
+  with pytest.raises(ValueError, match=r'train.batch_size 36 must be a multiple of train.microbatches \(1\) x the 8 '
+                                       r'devices: the nearest that fit are 32 or 40 \(--config.train.batch_size=32\); '
+                                       r'train.microbatches=N then splits'):
+    training.check_batch_fits(36, 1, 8)
+  with pytest.raises(ValueError, match=r'nearest that fit are 32 or 48 .*a batch of 32 takes 1/2'):
+    training.check_batch_fits(36, 2, 8)
+  with pytest.raises(ValueError, match=r'the nearest that fit are 8 \(--config.train.batch_size=8\)'):
+    training.check_batch_fits(4, 1, 8)
+  training.check_batch_fits(24, 3, 8)  # fits: no error
+
+
 @pytest.mark.parametrize('prediction, network_input, log_uniform_fraction, loss', [
     ('eps', 'noisy', 0.0, 'log_l1'), ('v', 'noisy', 0.0, 'log_l1'), ('eps', 'residual', 0.0, 'l1'),
     ('v', 'residual', 1.0, 'l1'), ('eps', 'noisy', 1.0, 'log_l1')])
