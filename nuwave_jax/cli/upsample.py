@@ -138,6 +138,7 @@ def find_inputs(inputs: list[str], output_dir: pathlib.Path):
 
 def main(argv=None) -> int:
   args, overrides = common.parse(parser(), argv)
+  import scipy.signal
   from tqdm import tqdm
 
   from nuwave_jax import band_merge
@@ -217,13 +218,12 @@ def main(argv=None) -> int:
         planned[out_path.resolve()] = path
         simulated.append((path, out_path, reference))
         continue
-      cutoff_hz = (file_rate if upsampler.any_rate else upsampler.input_rate_hz) / 2
+      cutoff_hz = None if upsampler.any_rate else upsampler.input_rate_hz / 2
       if upsampler.any_rate:
         cutoff_hz, note = input_cutoff(audio, file_rate, bandwidth, rate)
         if note:
           print(f'{path}: {file_rate} Hz, {note}')
         if cutoff_hz >= rate / 2:  # nothing to add: the file's band already reaches 24 kHz
-          import scipy.signal
           full = audio if file_rate == rate else \
               scipy.signal.resample_poly(audio, rate, file_rate, axis=-1).astype(np.float32)
           planned[out_path.resolve()] = path
