@@ -101,6 +101,17 @@ def tiny_folder_config(tiny_config, synthetic_folder, tmp_path):
   return tiny_config
 
 
+@pytest.fixture
+def nuwave2_tiny_folder_config(synthetic_folder, tmp_path):
+  """configs/nuwave2_tiny.py reading the synthetic folder, with TFDS data prepared under tmp_path."""
+  from configs import nuwave2_tiny
+  config = nuwave2_tiny.get_config()
+  config.data.dir = str(synthetic_folder)
+  config.data.tfds_data_dir = str(tmp_path / 'tfds')
+  config.data.trim_top_db = 0.0
+  return config
+
+
 @pytest.fixture(scope='package')
 def tiny_checkpoint(tmp_path_factory):
   """A tiny (untrained) checkpoint directory, as training writes it (params and EMA params)."""

@@ -6,7 +6,6 @@ import pytest
 import scipy.signal
 import tensorflow as tf
 
-from configs import nuwave2_tiny
 from nuwave_jax import conditioning
 from nuwave_jax.data import band_limit
 from nuwave_jax.data import pipeline
@@ -82,19 +81,11 @@ def test_the_known_limit_poles_next_to_the_unit_circle(signal, cutoff, order, ri
   assert 1e-5 < error < 2e-3
 
 
-def _fixed_filter_config(folder, tmp_path, cutoff=5000):
-  config = nuwave2_tiny.get_config()
-  config.data.dir = str(folder)
-  config.data.tfds_data_dir = str(tmp_path / 'tfds')
-  config.data.trim_top_db = 0.0
-  config.data.cutoff_range_hz = (cutoff, cutoff)
+def test_train_batches_carry_the_condition_and_band_of_their_draw(nuwave2_tiny_folder_config):
+  config = nuwave2_tiny_folder_config
+  config.data.cutoff_range_hz = (5000, 5000)
   config.data.filter_orders = (8, 8)
   config.data.filter_ripples_db = (0.05,)
-  return config
-
-
-def test_train_batches_carry_the_condition_and_band_of_their_draw(synthetic_folder, tmp_path):
-  config = _fixed_filter_config(synthetic_folder, tmp_path)
   batch = next(pipeline.train_dataset(config).as_numpy_iterator())
   assert set(batch) == {'audio', 'condition', 'band'}
   assert batch['audio'].shape == batch['condition'].shape == (4, 2048)
@@ -104,11 +95,8 @@ def test_train_batches_carry_the_condition_and_band_of_their_draw(synthetic_fold
   np.testing.assert_allclose(batch['condition'], expected, rtol=0, atol=1e-5)
 
 
-def test_the_draws_cover_their_ranges_and_resume_exactly(synthetic_folder, tmp_path):
-  config = nuwave2_tiny.get_config()
-  config.data.dir = str(synthetic_folder)
-  config.data.tfds_data_dir = str(tmp_path / 'tfds')
-  config.data.trim_top_db = 0.0
+def test_the_draws_cover_their_ranges_and_resume_exactly(nuwave2_tiny_folder_config):
+  config = nuwave2_tiny_folder_config
   batches = list(pipeline.train_dataset(config).take(12).as_numpy_iterator())
   kept_bins = np.concatenate([b['band'].sum(axis=1) for b in batches])
   # cutoffs 3-24 kHz: 64 to 513 bins kept (int(f_c / 24000 * 513)), spread over the range

@@ -96,12 +96,9 @@ def test_an_incomplete_newest_checkpoint_falls_back_to_the_one_before(tiny_folde
     np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
 
 
-def test_nuwave2_trains_resumes_exactly_and_evaluates_every_input_rate(synthetic_folder, tmp_path, capsys):
-  from configs import nuwave2_tiny
-  config = _config(nuwave2_tiny.get_config())
-  config.data.dir = str(synthetic_folder)
-  config.data.tfds_data_dir = str(tmp_path / 'tfds')
-  config.data.trim_top_db = 0.0
+def test_nuwave2_trains_resumes_exactly_and_evaluates_every_input_rate(nuwave2_tiny_folder_config, tmp_path,
+                                                                      capsys):
+  config = _config(nuwave2_tiny_folder_config)
   config.train.num_steps = 6
   config.train.eval_every = 6
   eval_set = pipeline.eval_utterances(config, 1)

@@ -156,10 +156,10 @@ def random_band_limit(audio: tf.Tensor, seed: tf.Tensor, data: ml_collections.Co
                                                           dtype=tf.int32))
   fft_size = band_limit.fft_size_for(data.segment_samples, data.filter_orders[1])
   condition = band_limit.band_limited(audio, cutoff, order, ripple, fft_size)
-  nyquist = data.sample_rate_hz // 2
-  # The original's int(f_c / nyquist * 513), in the same float64 operations.
-  kept = tf.cast(tf.cast(cutoff, tf.float64) / nyquist * conditioning.BAND_BINS, tf.int32)
-  band = tf.cast(tf.range(conditioning.BAND_BINS) < kept, tf.int32)
+  # Bins kept for each cutoff, from the one definition (an input rate of 2 f_c has cutoff f_c).
+  kept_bins = tf.constant([int(conditioning.band_mask(2 * c, sample_rate_hz=data.sample_rate_hz).sum())
+                           for c in range(low, high + 1)], tf.int32)
+  band = tf.cast(tf.range(conditioning.BAND_BINS) < tf.gather(kept_bins, cutoff - low), tf.int32)
   return {'audio': audio, 'condition': condition, 'band': band}
 
 
