@@ -69,6 +69,7 @@ def get_config(ratio: int = 2) -> ml_collections.ConfigDict:
   config.train.batch_size = 36              # global: 18 per GPU on 2 GPUs
   # Gradient accumulation: the global batch in this many sequential parts (the same update, 1/n of
   # the activation memory; on a CPU, batches beyond 1 x 32768 per device run faster per example so).
+  # What fits each TPU chip: nuwave_jax/chips.py (python -m nuwave_jax.chips --config FILE).
   config.train.microbatches = 1
   config.train.learning_rate = 3e-5
   config.train.lr_decay = 'constant'       # or 'cosine': to 0 at num_steps

@@ -180,13 +180,21 @@ def check_batch_fits(batch_size: int, microbatches: int, devices: int) -> None:
                    f'(--config.train.batch_size={below or above}){hint}')
 
 
-def make_train_step(config: ml_collections.ConfigDict, mesh: Mesh):
+# XLA's TPU compiler (libtpu 0.0.42, jax[tpu] 0.10.2) aborts the process in its space-to-batch pass on
+# the weight gradient of BSFT's convolutions over the 513 bins ('Check failed:
+# PropagateOnBackpropFilterConv'); NU-Wave 2's train step compiles without that pass
+# (benchmarks/tpu_fit.py compiles it for each chip).
+NUWAVE2_TPU_COMPILER_OPTIONS = {'xla_tpu_run_space_to_batch': False,
+                                'xla_tpu_run_space_to_batch_on_new_platforms': False}
+
+
+def make_train_step(config: ml_collections.ConfigDict, mesh: Mesh, unroll_microbatches: bool | None = None):
   """`train_step(state, batch) -> (state, metrics)`, jitted with shardings; donates `state`.
 
   batch: {'audio', 'condition'}: [global_batch, time] (NU-Wave 2 also 'band': [global_batch, 513])
   sharded over 'data'. metrics: {'loss', 'grad_norm'} float32 scalars. With train.microbatches = n
   the batch is processed in n sequential parts and their gradients averaged: the same update, with
-  1/n of the activations.
+  1/n of the activations. unroll_microbatches: whether their loop is unrolled (None: on a CPU only).
   """
   module = model_lib.build_model(config)
   tx = make_optimizer(config)
@@ -194,6 +202,10 @@ def make_train_step(config: ml_collections.ConfigDict, mesh: Mesh):
   make_examples, loss_fn = make_objective(config, module)
   check_batch_fits(t.batch_size, t.microbatches, mesh.size)
   microbatches = t.microbatches
+  # Unrolled on the CPU, where XLA runs the network 3-10x slower inside a while loop; rolled elsewhere,
+  # where an unrolled scan lets XLA overlap the parts and hold all their activations at once
+  # (benchmarks/tpu_fit.py, NU-Wave's batch 36 in 4 parts on a v5e: 56.6 GiB unrolled, 14.7 rolled).
+  unroll = mesh.devices.flat[0].platform == 'cpu' if unroll_microbatches is None else unroll_microbatches
 
   def step_fn(state: TrainState, batch):
     rng, examples = make_examples(jax.random.wrap_key_data(state.rng), batch)
@@ -209,8 +221,7 @@ def make_train_step(config: ml_collections.ConfigDict, mesh: Mesh):
         return jax.tree.map(jnp.add, total, grad_fn(state.params, *microbatch)), None
 
       zeros = (jnp.zeros((), jnp.float32), jax.tree.map(jnp.zeros_like, state.params))
-      # Unrolled: on the CPU, XLA runs the network 3-10x slower inside a while loop.
-      total, _ = jax.lax.scan(accumulate, zeros, jax.tree.map(split, examples), unroll=True)
+      total, _ = jax.lax.scan(accumulate, zeros, jax.tree.map(split, examples), unroll=unroll)
       loss, grads = jax.tree.map(lambda x: x / microbatches, total)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
@@ -222,8 +233,10 @@ def make_train_step(config: ml_collections.ConfigDict, mesh: Mesh):
 
   replicated = NamedSharding(mesh, P())
   batch_sharding = NamedSharding(mesh, P(DATA_AXIS))
+  on_tpu = mesh.devices.flat[0].platform == 'tpu'
   return jax.jit(step_fn, in_shardings=(replicated, batch_sharding),
-                 out_shardings=(replicated, replicated), donate_argnums=0)
+                 out_shardings=(replicated, replicated), donate_argnums=0,
+                 compiler_options=NUWAVE2_TPU_COMPILER_OPTIONS if on_tpu and config.model.name == 'nuwave2' else None)
 
 
 def global_batch(local_batch: dict[str, np.ndarray], mesh: Mesh) -> dict[str, jax.Array]:

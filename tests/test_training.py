@@ -38,10 +38,14 @@ def test_steps_on_8_devices_equal_steps_on_1_device():
                          _flat(one)["['output_projection']['kernel']"])
 
 
-def test_microbatches_give_the_same_update():
+def test_microbatches_give_the_same_update_rolled_or_unrolled():
+  """On the CPU the accumulation is unrolled; rolled (as on a TPU or GPU, where it holds 1/n of the
+  activations: tests/test_tpu_fit.py) it is the same update."""
   whole = training_fixtures.run_steps(devices=jax.devices()[:2])
   in_parts = training_fixtures.run_steps(devices=jax.devices()[:2], microbatches=4)
   _assert_trees_close(in_parts, whole)
+  rolled = training_fixtures.run_steps(devices=jax.devices()[:2], microbatches=4, unroll_microbatches=False)
+  _assert_trees_close(rolled, whole)
   c = training_fixtures.config()
   c.train.microbatches = 3
   with pytest.raises(ValueError, match='multiple of train.microbatches'):

@@ -25,13 +25,14 @@ def batch_rows(step: int) -> dict[str, np.ndarray]:
   return {'audio': audio, 'condition': conditioning.make_condition(audio, 2)}
 
 
-def run_steps(process_id: int = 0, num_processes: int = 1, devices=None, microbatches: int = 1):
+def run_steps(process_id: int = 0, num_processes: int = 1, devices=None, microbatches: int = 1,
+              unroll_microbatches: bool | None = None):
   """STEPS train steps on the mesh of `devices` (default: all); returns the final params (host)."""
   c = config()
   c.train.microbatches = microbatches
   mesh = training.make_mesh(devices)
   state = training.init_state(c, mesh)
-  train_step = training.make_train_step(c, mesh)
+  train_step = training.make_train_step(c, mesh, unroll_microbatches)
   rows = GLOBAL_BATCH // num_processes
   for step in range(STEPS):
     local = {k: v[process_id * rows:(process_id + 1) * rows] for k, v in batch_rows(step).items()}

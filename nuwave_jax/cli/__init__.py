@@ -2,6 +2,7 @@
 
   nuwave-jax upsample --checkpoint CKPT INPUT... --output DIR    audio files or folders to 48 kHz
   nuwave-jax train --config FILE --workdir DIR [--config.x.y=V]  train (and resume) from a config
+  nuwave-jax prepare --config FILE [--config.x.y=V]              its dataset only, once
   nuwave-jax evaluate --checkpoint CKPT --data DIR --output DIR  SNR / LSD against ground truth
   nuwave-jax convert CKPT --config FILE --out DIR                an original PyTorch checkpoint
 
@@ -13,7 +14,7 @@ import importlib
 import sys
 
 COMMANDS = {'upsample': 'nuwave_jax.cli.upsample', 'train': 'nuwave_jax.cli.train',
-            'evaluate': 'nuwave_jax.cli.evaluate', 'convert': 'nuwave_jax.convert'}
+            'prepare': 'nuwave_jax.cli.prepare', 'evaluate': 'nuwave_jax.cli.evaluate', 'convert': 'nuwave_jax.convert'}
 
 
 def run(command: str, argv=None) -> int:

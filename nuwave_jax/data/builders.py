@@ -1,16 +1,20 @@
 """TFDS builders that prepare 48 kHz utterances offline: VCTK 0.92 and any folder of audio files.
 
-Audio is decoded once, at build time (`download_and_prepare`), with soundfile: mono, 48 kHz, optionally
-trimmed with librosa (top_db), peak-normalised and stored as int16 (-90 dB quantisation relative to the
-peak; the pipeline peak-normalises again). Each example is {'audio': int16 [time], 'name': text}.
+Audio is decoded once, at build time (`download_and_prepare`, a thread per core), with soundfile:
+mono, 48 kHz, optionally trimmed with librosa (top_db), peak-normalised and stored as int16 (-90 dB
+quantisation relative to the peak; the pipeline peak-normalises again). Each example is
+{'audio': int16 [time], 'name': text}.
 
 VCTK (docs/reference.md §4): mic1 only, speakers p280 and p315 dropped (108 left); 'multi' trains on the
 first 100 speakers by sorted id and tests on p360 p361 p362 p363 p364 p374 p376 s5; 'single' is p225,
 its first 223 utterances (sorted) train and the last 8 test.
 """
 
+import collections
+import concurrent.futures
 import hashlib
 import logging
+import os
 import pathlib
 import re
 
@@ -37,6 +41,8 @@ VCTK_SINGLE_SPEAKER = 'p225'
 VCTK_SINGLE_TRAIN = 223
 VCTK_SINGLE_TEST = 8
 VCTK_AUDIO_DIR = 'wav48_silence_trimmed'
+# Threads decoding files during preparation: every core (a one-time step, before training starts).
+WORKERS = os.cpu_count() or 1
 
 
 class _WithoutConfigNotice(logging.Filter):
@@ -73,26 +79,50 @@ def vctk_single_split(utterances: list[str]) -> dict[str, list[str]]:
   return {'train': ordered[:-VCTK_SINGLE_TEST][:VCTK_SINGLE_TRAIN], 'test': ordered[-VCTK_SINGLE_TEST:]}
 
 
-def _examples(paths: list[pathlib.Path], root: pathlib.Path, trim_top_db: float, on_bad_file: str, split: str):
-  """(key, example) pairs, with a progress bar; a bad file raises (on_bad_file='fail') or is skipped
-  with a warning. Byte-identical files (one recording under several names) are kept, and counted in a
-  warning: each weighs as many times as it is there."""
+def _decode(path: pathlib.Path, trim_top_db: float):
+  """(int16 audio or the AudioError, sha1 of the file's bytes, its rate) of one file, for a worker."""
+  try:
+    audio = audio_io.prepare_utterance(path, trim_top_db, SAMPLE_RATE_HZ)
+  except audio_io.AudioError as error:
+    return error, None, None
+  return audio, hashlib.sha1(path.read_bytes()).hexdigest(), soundfile.info(str(path)).samplerate
+
+
+def _in_order(fn, items: list, workers: int):
+  """fn(item) for each item, in order, computed by `workers` threads (decoding and resampling release
+  the GIL) with at most 4 x workers results held at once."""
+  if workers <= 1:
+    yield from map(fn, items)
+    return
+  with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+    pending = collections.deque()
+    for item in items:
+      pending.append(pool.submit(fn, item))
+      if len(pending) >= 4 * workers:
+        yield pending.popleft().result()
+    while pending:
+      yield pending.popleft().result()
+
+
+def _examples(paths: list[pathlib.Path], root: pathlib.Path, trim_top_db: float, on_bad_file: str, split: str,
+              workers: int = 1):
+  """(key, example) pairs, decoded by `workers` threads, with a progress bar; a bad file raises
+  (on_bad_file='fail') or is skipped with a warning. Byte-identical files (one recording under several
+  names) are kept, and counted in a warning: each weighs as many times as it is there."""
   skipped, low_rates, first_of = [], {}, {}
   duplicates = []  # (file, the earlier file with the same bytes)
-  for path in tqdm.tqdm(paths, desc=f'preparing {split}', unit='file', dynamic_ncols=True, leave=False):
-    try:
-      audio = audio_io.prepare_utterance(path, trim_top_db, SAMPLE_RATE_HZ)
-    except audio_io.AudioError as error:
+  decoded = _in_order(lambda path: (path, *_decode(path, trim_top_db)), paths, workers)
+  for path, audio, digest, rate in tqdm.tqdm(decoded, total=len(paths), desc=f'preparing {split}', unit='file',
+                                             dynamic_ncols=True, leave=False):
+    if isinstance(audio, audio_io.AudioError):
       if on_bad_file == 'fail':
-        raise audio_io.AudioError(f'{error} (set config.data.on_bad_file=skip to skip bad files)') from None
-      logging.warning('skipping %s', error)
+        raise audio_io.AudioError(f'{audio} (set config.data.on_bad_file=skip to skip bad files)') from None
+      logging.warning('skipping %s', audio)
       skipped.append(path)
       continue
-    digest = hashlib.sha1(path.read_bytes()).hexdigest()
     if digest in first_of:
       duplicates.append((path, first_of[digest]))
     first_of.setdefault(digest, path)
-    rate = soundfile.info(str(path)).samplerate  # the header only: the file was just read
     if rate < LOW_RATE_HZ:
       low_rates.setdefault(rate, path)
     name = str(path.relative_to(root))
@@ -183,7 +213,7 @@ class NuwaveAudioFolder(_Prepared, tfds.core.GeneratorBasedBuilder):
 
   def _split_generators(self, dl_manager):
     del dl_manager
-    return {split: _examples(paths, self._folder, self._trim_top_db, self._on_bad_file, split)
+    return {split: _examples(paths, self._folder, self._trim_top_db, self._on_bad_file, split, WORKERS)
             for split, paths in self.split_files().items()}
 
   def _generate_examples(self):  # splits are generated by _split_generators directly
@@ -235,7 +265,8 @@ class NuwaveVctk(_Prepared, tfds.core.GeneratorBasedBuilder):
 
   def _split_generators(self, dl_manager):
     root = pathlib.Path(dl_manager.manual_dir)
-    return {split: _examples(paths, root / VCTK_AUDIO_DIR, self._trim_top_db, self._on_bad_file, split)
+    return {split: _examples(paths, root / VCTK_AUDIO_DIR, self._trim_top_db, self._on_bad_file, split,
+                             WORKERS)
             for split, paths in self.split_files(root).items()}
 
   def _generate_examples(self):
