@@ -1,7 +1,7 @@
 """What training and sampling need on a TPU chip, measured on any machine by compiling for that chip.
 
   scripts/make_tpu_venv.sh                          # once: .venv-tpu, with jax[tpu] of the pinned jax
-  .venv-tpu/bin/python benchmarks/tpu_fit.py        # docs/performance.md's table (about 20 minutes)
+  .venv-tpu/bin/python benchmarks/tpu_fit.py        # every chip and setting (an hour on 2 cores)
   .venv-tpu/bin/python benchmarks/tpu_fit.py --chips v5e-1 --configs nuwave_x3 --settings colab mb4
 
 XLA's TPU compiler (libtpu) compiles, without a TPU, for a chip's devices
@@ -209,7 +209,7 @@ def table(rows: list[dict]) -> str:
            '|---|---|---|---|---|---|---|---|---|']
   for r in rows:
     shape = f"{r['batch']} x {r['microbatches']}, {r['dtype']}" if r['what'] == 'train' else \
-        f"{r['batch']} chunks, {r['dtype']}"
+        f"{r['batch']} chunk{'s' if r['batch'] > 1 else ''}, {r['dtype']}"
     if 'refused' in r:
       nearest = re.search(r'the nearest that fit are (\d+(?: or \d+)?)', r['refused'])
       lines.append(f"| {r['chip']} | {r['config']} | {r['setting']} | {shape} | train step | refused: the devices "
@@ -225,7 +225,7 @@ def table(rows: list[dict]) -> str:
       extra = f"{r['bound_s'] * 1e3:.0f} ms per step"
       what = 'train step'
     else:
-      extra = f"{r['bound_s'] * 1e3:.1f} ms per evaluation; {r['realtime']:.0f}x real time ({r['steps']} steps)"
+      extra = f"{r['bound_s'] * 1e3:.1f} ms per evaluation; at most {r['realtime']:.0f}x real time ({r['steps']} steps)"
       what = 'sampler'
     lines.append(f"| {r['chip']} | {r['config']} | {r['setting']} | {shape} | {what} | "
                  f"{r['hbm_gib']:.1f} of {r['hbm_chip_gib']:g}: {fits} | {r['flops'] / 1e9:,.0f} | "
