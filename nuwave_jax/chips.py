@@ -46,8 +46,8 @@ CHIPS = {c.name: c for c in (
 # Training audio one device holds at once in float32, in samples (rows x segment_samples), by family
 # and HBM per device (GiB): what benchmarks/tpu_fit.py compiled with at least 25% of the HBM to spare
 # (docs/performance.md): at the papers' 32768-sample segments, NU-Wave 8 rows in 9.8 of 16 GiB (v5e)
-# and 16 in 19.6 of 32 (v6e), NU-Wave 2 4 rows in 9.6 of 16 and 8 in 32. bfloat16 convolutions hold
-# more; these settings keep the papers' float32.
+# and 16 in 19.6 of 32 (v6e), NU-Wave 2 4 rows in 9.6 of 16 and 8 in 19.5 of 32. Also used for
+# bfloat16 convolutions, which save less than half (NU-Wave's batch 36 still asks 21.6 GiB on a v5e).
 SAMPLES_THAT_FIT = {
     'nuwave': {16: 8 * 32768, 32: 16 * 32768},
     'nuwave2': {16: 4 * 32768, 32: 8 * 32768},
@@ -69,13 +69,13 @@ def valid_batch(batch_size: int, devices: int) -> int:
 
 
 def train_overrides(config, device_kind: str, devices: int) -> dict[str, int]:
-  """{'train.batch_size': B, 'train.microbatches': M} for training `config` (float32) on `devices`
+  """{'train.batch_size': B, 'train.microbatches': M} for training `config` on `devices`
   devices of `device_kind`: B the config's batch made a multiple of the device count, M the fewest
   parts (dividing each device's rows) for a part to fit SAMPLES_THAT_FIT; M = 1 off a known TPU."""
   batch = valid_batch(config.train.batch_size, devices)
   rows = batch // devices
   hbm = hbm_gib_of(device_kind)
-  if hbm is None or config.model.dtype != 'float32':
+  if hbm is None:
     return {'train.batch_size': batch, 'train.microbatches': 1}
   fits = SAMPLES_THAT_FIT[family(config)]
   fit = fits[min(fits, key=lambda gib: abs(gib - hbm))] // config.data.segment_samples
