@@ -38,6 +38,16 @@ def parse(p: argparse.ArgumentParser, argv=None) -> tuple[argparse.Namespace, li
   return p.parse_args(rest), overrides
 
 
+def load_config(path: str, overrides: list[str]):
+  """The config file at `path` with the --config.group.key overrides applied, checked (raises
+  FileNotFoundError or ValueError naming the problem)."""
+  from nuwave_jax import configuration
+  config = configuration.load_config_file(path)
+  configuration.apply_overrides(config, overrides)
+  configuration.check_config(config)
+  return config
+
+
 def fail(error: BaseException) -> int:
   print(f'error: {error}', file=sys.stderr)
   return 2

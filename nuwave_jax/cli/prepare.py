@@ -22,12 +22,9 @@ def parser():
 
 def main(argv=None) -> int:
   args, overrides = common.parse(parser(), argv)
-  from nuwave_jax import configuration
   from nuwave_jax.data import pipeline
   try:
-    config = configuration.load_config_file(args.config)
-    configuration.apply_overrides(config, overrides)
-    configuration.check_config(config)
+    config = common.load_config(args.config, overrides)
     builder = pipeline.make_builder(config)
   except (FileNotFoundError, ValueError) as error:
     return common.fail(error)

@@ -33,13 +33,10 @@ def main(argv=None) -> int:
   import jax
   from jax.experimental import multihost_utils
 
-  from nuwave_jax import configuration
   from nuwave_jax import training
   from nuwave_jax.data import pipeline
   try:
-    config = configuration.load_config_file(args.config)
-    configuration.apply_overrides(config, overrides)
-    configuration.check_config(config)
+    config = common.load_config(args.config, overrides)
     training.check_workdir(config, args.workdir)
   except (FileNotFoundError, ValueError) as error:
     return common.fail(error)
