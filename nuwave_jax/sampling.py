@@ -16,6 +16,7 @@ import numpy as np
 from nuwave_jax import diffusion
 
 NOISE_BLOCK_SAMPLES = 1024  # noise is drawn in blocks of this many samples, keyed by block index
+SHORT_WIDTHS = 8  # a signal shorter than a chunk is padded to a multiple of chunk / SHORT_WIDTHS
 
 NoiseFn = Callable[[jax.Array], jax.Array]  # step index i -> [batch, time]; i = 0 is the initial y_T
 
@@ -94,17 +95,19 @@ def round_up_to_blocks(samples: int) -> int:
 def plan_chunks(length: int, chunk: int, overlap: int) -> list[tuple[int, int]]:
   """(start, width) of the chunks that tile [0, length) with the fewest extra samples.
 
-  A signal no longer than a chunk is one chunk, its length rounded up to whole noise blocks. A
-  longer one: chunks of `chunk` samples every chunk - overlap samples, the last one moved back so
-  that it ends within a noise block after the signal (it then overlaps its neighbour by more than
-  `overlap`). Starts are multiples of NOISE_BLOCK_SAMPLES, so that every chunk draws the noise the
-  whole signal would (`positional_noise`).
+  A signal no longer than a chunk is one chunk, its length rounded up to a multiple of an eighth of
+  a chunk (in whole noise blocks), so that a folder of short files compiles the sampler for at most
+  nine widths, not one per length. A longer one: chunks of `chunk` samples every chunk - overlap
+  samples, the last one moved back so that it ends within a noise block after the signal (it then
+  overlaps its neighbour by more than `overlap`). Starts are multiples of NOISE_BLOCK_SAMPLES, so
+  that every chunk draws the noise the whole signal would (`positional_noise`).
   """
   if chunk % NOISE_BLOCK_SAMPLES or overlap % NOISE_BLOCK_SAMPLES or not 0 <= overlap < chunk:
     raise ValueError(f'chunk ({chunk}) and overlap ({overlap}) must be multiples of '
                      f'{NOISE_BLOCK_SAMPLES} samples with overlap < chunk')
   if length <= chunk:
-    return [(0, round_up_to_blocks(length))]
+    bucket = max(1, chunk // NOISE_BLOCK_SAMPLES // SHORT_WIDTHS) * NOISE_BLOCK_SAMPLES
+    return [(0, min(chunk, max(1, -(-length // bucket)) * bucket))]
   hop = chunk - overlap
   count = 1 + -(-(length - chunk) // hop)
   starts = [i * hop for i in range(count - 1)] + [round_up_to_blocks(length - chunk)]

@@ -104,6 +104,16 @@ def test_plan_chunks_tile_the_signal_with_less_than_a_noise_block_to_spare():
     sampling.plan_chunks(10_000, 4000, 1024)
 
 
+def test_short_signals_share_a_few_widths():
+  # A 4 s chunk (188 noise blocks): shorter signals are padded to multiples of 23 blocks, never past it.
+  chunk = 188 * 1024
+  assert sampling.plan_chunks(70_000, chunk, 12 * 1024) == [(0, 3 * 23 * 1024)]
+  assert sampling.plan_chunks(23 * 1024 + 1, chunk, 12 * 1024) == [(0, 46 * 1024)]
+  assert sampling.plan_chunks(chunk - 5, chunk, 12 * 1024) == [(0, chunk)]
+  widths = {sampling.plan_chunks(n, chunk, 12 * 1024)[0][1] for n in range(1, chunk + 1, 997)}
+  assert len(widths) == 9 and max(widths) == chunk
+
+
 @pytest.mark.parametrize('left, right', [(1024, 1024), (2048, 1024), (0, 3072)])
 def test_crossfade_weights_sum_to_one_across_an_overlap(left, right):
   # Three chunks of 4096: the second overlaps the first by `left`, the third by `right`.
