@@ -59,6 +59,10 @@ def get_config() -> ml_collections.ConfigDict:
   config.sample = ml_collections.ConfigDict()
   config.sample.log_snrs = PAPER_LOG_SNRS    # the published 8 steps, the last to logsnr_max
   config.sample.steps = 0                   # 0: the log_snrs above; N: N steps on a uniform log-SNR grid
+  # Beyond the paper (nuwave_jax/nuwave2/sampling.py): the starting y ~ N(0, noise_scale^2), and every
+  # step's clean estimate keeping the condition's band below the input's cutoff.
+  config.sample.noise_scale = 1.0
+  config.sample.keep_band = False
   config.sample.seed = 0
   config.sample.chunk_seconds = base.sample.chunk_seconds
   config.sample.overlap_seconds = base.sample.overlap_seconds  # chunked = whole to 1e-5 (docs/performance.md)

@@ -52,7 +52,8 @@ COMPUTE_ONLY_KEYS = ('dtype', 'kernels')
 ADDED_KEYS = {'nuwave': {'model': {'name': 'nuwave', 'noise_input': 'level', 'prediction': 'eps',
                                    'network_input': 'noisy', 'kernels': 'auto'},
                          'sample': {'noise_scale': 1.0}},
-              'nuwave2': {'model': {'prediction': 'eps'}, 'diffusion': {'target': 'signal'}}}
+              'nuwave2': {'model': {'prediction': 'eps'}, 'diffusion': {'target': 'signal'},
+                          'sample': {'noise_scale': 1.0, 'keep_band': False}}}
 
 
 def check_choice(field: str, value) -> None:
@@ -166,6 +167,7 @@ def _nuwave2_checks(config: ml_collections.ConfigDict) -> list:
       (lambda: d.segment_samples > 3 * (d.filter_orders[1] + 1), 'data.segment_samples',
        f'longer than the filter\'s edge padding, 3 (order + 1) = {3 * (d.filter_orders[1] + 1)} samples'),
       (lambda: isinstance(s.steps, int) and s.steps >= 0, 'sample.steps', 'an integer >= 0 (0: sample.log_snrs)'),
+      (lambda: 0.0 <= s.noise_scale <= 1.0, 'sample.noise_scale', 'in [0, 1]'),
       (lambda: len(s.log_snrs) >= 1 and all(f.logsnr_min <= a < b for a, b in zip(s.log_snrs, steps_end())),
        'sample.log_snrs', 'increasing log-SNRs in [diffusion.logsnr_min, diffusion.logsnr_max)'),
   ]

@@ -66,7 +66,7 @@ class Upsampler:
                                                  f.logsnr_min, f.logsnr_max)
       return cls(config, params, schedule,
                  nuwave2_sampling.make_upsampler(module, f.logsnr_min, f.logsnr_max, f.target,
-                                                 config.model.prediction))
+                                                 config.model.prediction, s.noise_scale, s.keep_band))
     schedule = diffusion.make_schedule(s.betas, s.noise_scale)
     return cls(config, params, schedule, sampling.make_upsampler(module, config.model.prediction,
                                                                  config.model.network_input))

@@ -63,3 +63,17 @@ def test_every_field_at_fault_is_named_in_one_error(tiny_config):
     configuration.check_config(tiny_config)
   message = str(error.value)
   assert 'diffusion.loss' in message and 'train.batch_size' in message and 'model.kernels' in message
+
+
+@pytest.mark.parametrize('field, value, rule', [
+    ('sample.noise_scale', -0.1, r'in \[0, 1\]'),
+    ('sample.steps', -1, 'an integer >= 0'), ('data.segment_samples', 1000, 'a multiple of 256'),
+])
+def test_nuwave2_settings_a_run_cannot_mean_are_refused_by_name(field, value, rule):
+  from configs import nuwave2_tiny
+  config = nuwave2_tiny.get_config()
+  configuration.check_config(config)
+  group, key = field.split('.')
+  config[group][key] = value
+  with pytest.raises(ValueError, match=rf'{field} must be {rule}.*, got {value!r}'):
+    configuration.check_config(config)

@@ -301,3 +301,84 @@ def test_a_residual_target_adds_the_condition_back_before_the_clamp():
   np.testing.assert_allclose(shifted, plain + cond, atol=1e-7)
   clamped = diffusion.ddim_sample(denoise, initial, schedule, cond + 2.0)
   assert float(clamped.max()) == pytest.approx(diffusion.CLAMP[1])
+
+
+def _band_energy(x, low_hz, high_hz):
+  """The energy of x [time] (48 kHz) between low_hz and high_hz, from its DFT."""
+  spectrum = np.fft.rfft(np.asarray(x, np.float64))
+  frequencies = np.fft.rfftfreq(len(x), 1 / 48000)
+  return float(np.sum(np.abs(spectrum[(frequencies >= low_hz) & (frequencies < high_hz)])**2))
+
+
+def test_keep_given_band_takes_the_bins_below_the_cutoff_from_the_given_signal():
+  t = np.arange(8192) / 48000
+  low_a, low_b, high = (np.sin(2 * np.pi * f * t) for f in (1000.0, 2500.0, 9000.0))
+  band = conditioning.band_mask(12000)  # 6 kHz: 128 bins
+  estimate = jnp.asarray([low_a + high], jnp.float32)
+  given = jnp.asarray([low_b], jnp.float32)
+  kept = np.asarray(nuwave2_sampling.keep_given_band(estimate, given, jnp.asarray(band[None], jnp.float32)))[0]
+  # Away from the ends (where the STFT's reflect padding spreads a sinusoid over every bin), exact.
+  np.testing.assert_allclose(kept[1024:-1024], (low_b + high)[1024:-1024], atol=1e-4)
+  assert np.abs(kept - (low_b + high)).max() < 0.5
+  ones, zeros = np.ones((1, 513), np.float32), np.zeros((1, 513), np.float32)
+  np.testing.assert_allclose(nuwave2_sampling.keep_given_band(estimate, given, ones), given, atol=2e-6)
+  np.testing.assert_allclose(nuwave2_sampling.keep_given_band(estimate, given, zeros), estimate, atol=2e-6)
+
+
+def test_a_projected_ddim_sample_keeps_the_given_band():
+  """A denoiser that puts noise in every band; projecting each clean estimate onto the given band
+  leaves the sample's band below the cutoff equal to the given signal's (away from the ends)."""
+  rng = np.random.default_rng(0)
+  t = np.arange(8192) / 48000
+  given = jnp.asarray([0.3 * np.sin(2 * np.pi * 700 * t) + 0.1 * np.sin(2 * np.pi * 3100 * t)], jnp.float32)
+  band = jnp.asarray(conditioning.band_mask(8000)[None], jnp.float32)  # 4 kHz
+  initial = jnp.asarray(0.02 * rng.standard_normal((1, 8192)), jnp.float32)
+  denoise = lambda y, logsnr: 0.5 * y  # leaves broadband noise in every estimate
+  schedule = diffusion.make_schedule(diffusion.PAPER_LOG_SNRS)
+  project = lambda clean: nuwave2_sampling.keep_given_band(clean, given, band)
+  plain = np.asarray(diffusion.ddim_sample(denoise, initial, schedule))[0, 1024:-1024]
+  kept = np.asarray(diffusion.ddim_sample(denoise, initial, schedule, project=project))[0, 1024:-1024]
+  target = np.asarray(given)[0, 1024:-1024]
+  assert np.abs(kept).max() < 0.9 and np.abs(plain).max() < 0.9  # inside the clamp
+  low = lambda x: _band_energy(x, 0, 3800)
+  assert low(plain - target) > 0.1 * low(target)
+  assert low(kept - target) < 1e-4 * low(target)  # what is left: the window's leakage at the cutoff
+  assert _band_energy(kept, 4500, 24000) > 0.5 * _band_energy(plain, 4500, 24000)  # the band above is sampled
+
+
+@pytest.mark.parametrize('target', ['signal', 'residual'])
+def test_keep_band_with_a_full_band_returns_the_condition(target):
+  """sample.keep_band as the upsampler runs it: a band that covers every bin leaves nothing to sample,
+  so even an untrained network's output is the condition; with an 8 kHz band, it is not."""
+  config = nuwave2_tiny.get_config()
+  module = model_lib.build_model(config)
+  params = model_lib.init_params(module, jax.random.key(1))
+  cond = np.asarray(jax.random.uniform(jax.random.key(2), (1, 2048), minval=-0.5, maxval=0.5))
+  schedule = diffusion.make_schedule(diffusion.PAPER_LOG_SNRS)
+  keys, starts = jax.random.key(3)[None], jnp.zeros(1, jnp.int32)
+  upsample = nuwave2_sampling.make_upsampler(module, -20.0, 20.0, target, keep_band=True)
+  np.testing.assert_allclose(upsample(params, cond, schedule, keys, starts, np.ones((1, 513), np.int32)), cond,
+                             atol=1e-5)
+  partial = upsample(params, cond, schedule, keys, starts, conditioning.band_mask(16000)[None])
+  assert np.abs(np.asarray(partial) - cond).max() > 0.1
+
+
+def test_noise_scale_scales_the_starting_noise():
+  config = nuwave2_tiny.get_config()
+  module = model_lib.build_model(config)
+  params = model_lib.init_params(module, jax.random.key(1))
+  cond = np.asarray(0.3 * jax.random.normal(jax.random.key(2), (2, 2048)))
+  band = np.stack([conditioning.band_mask(16000)] * 2)
+  schedule, starts = diffusion.make_schedule(diffusion.PAPER_LOG_SNRS), jnp.zeros(2, jnp.int32)
+  keys = jax.random.split(jax.random.key(3), 2)
+  upsample = lambda scale, k: np.asarray(nuwave2_sampling.make_upsampler(module, -20.0, 20.0, noise_scale=scale)(
+      params, cond, schedule, k, starts, band))
+  # The scan with the noise scaled by hand, as test_ddim_schedules_and_steps does it unscaled.
+  y = 0.3 * sampling.positional_noise(keys, starts, 2048)(0)
+  for lt, ls in zip(schedule.logsnr_t, schedule.logsnr_s):
+    level = diffusion.network_input(jnp.full((2,), lt), -20.0, 20.0)
+    y = diffusion.ddim_step(y, module.apply({'params': params}, y, cond, band, level), lt, ls)
+  np.testing.assert_allclose(upsample(0.3, keys), np.clip(y, *diffusion.CLAMP), rtol=1e-5, atol=1e-5)
+  # No starting noise: the same output whatever the seed.
+  np.testing.assert_array_equal(upsample(0.0, keys), upsample(0.0, jax.random.split(jax.random.key(9), 2)))
+  assert np.abs(upsample(1.0, keys) - upsample(0.3, keys)).max() > 1e-3

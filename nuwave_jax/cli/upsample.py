@@ -39,7 +39,8 @@ def parser() -> argparse.ArgumentParser:
   p.add_argument('--keep-input-band', action='store_true',
                  help="keep the input's own audio below its cutoff; the model adds the band above")
   p.add_argument('--schedule', default='paper', metavar='S', help="NU-Wave: 'paper' (8 steps), 'training' or b1,b2,...")
-  p.add_argument('--noise-scale', type=float, metavar='X', help="each step's added noise x X, in [0, 1]")
+  p.add_argument('--noise-scale', type=float, metavar='X',
+                 help="NU-Wave: each step's added noise x X; NU-Wave 2: the starting noise x X; in [0, 1]")
   p.add_argument('--steps', type=int, metavar='N', help='NU-Wave 2: N DDIM steps on a uniform log-SNR grid')
   p.add_argument('--bandwidth', metavar='auto|HZ',
                  help="NU-Wave 2: the inputs' content cutoff: 'auto' detects each file's from its spectrum, HZ "
@@ -61,8 +62,7 @@ def schedule_overrides(args, checkpoint) -> list[str]:
   saved = configuration.load_saved_config(checkpoint) if saved.is_file() else None  # else restoring names it
   nuwave2 = saved is not None and saved.model.name == 'nuwave2'
   given = lambda *flags: [flag for flag, value in flags if value not in (None, 'paper')]
-  wrong = given(('--schedule', args.schedule), ('--noise-scale', args.noise_scale)) if nuwave2 else \
-      given(('--steps', args.steps))
+  wrong = given(('--schedule', args.schedule)) if nuwave2 else given(('--steps', args.steps))
   if args.bandwidth is not None and saved is not None and not nuwave2:
     wrong.append('--bandwidth')
   if wrong:

@@ -95,12 +95,18 @@ def make_schedule(log_snrs=None, steps: int | None = None, logsnr_min: float = -
   return Schedule(jnp.asarray(t, jnp.float32), jnp.asarray(s, jnp.float32))
 
 
-def ddim_step(noisy: jax.Array, noise_hat: jax.Array, logsnr_t: jax.Array, logsnr_s: jax.Array) -> jax.Array:
+def ddim_step(noisy: jax.Array, noise_hat: jax.Array, logsnr_t: jax.Array, logsnr_s: jax.Array,
+              project: Callable[[jax.Array], jax.Array] | None = None) -> jax.Array:
   """One deterministic DDIM step: y0_hat = (y - sigma_t eps_hat) / alpha_t, then
-  y_s = alpha_s y0_hat + sigma_s eps_hat. noisy, noise_hat [batch, time]; log-SNRs scalars or [batch]."""
+  y_s = alpha_s y0_hat + sigma_s eps_hat. noisy, noise_hat [batch, time]; log-SNRs scalars or [batch].
+  `project` (y0_hat -> y0_hat) replaces part of the clean estimate (the given band, with
+  sample.keep_band); eps_hat is then the one that estimate implies, (y - alpha_t y0_hat) / sigma_t."""
   alpha_t, sigma_t = alpha_sigma(jnp.asarray(logsnr_t)[..., None])
   alpha_s, sigma_s = alpha_sigma(jnp.asarray(logsnr_s)[..., None])
   clean = (noisy - sigma_t * noise_hat) / alpha_t
+  if project is not None:
+    clean = project(clean)
+    noise_hat = (noisy - alpha_t * clean) / sigma_t
   return alpha_s * clean + sigma_s * noise_hat
 
 
@@ -108,13 +114,18 @@ def ddim_step(noisy: jax.Array, noise_hat: jax.Array, logsnr_t: jax.Array, logsn
 Denoiser = Callable[[jax.Array, jax.Array], jax.Array]
 
 
-def ddim_sample(denoise: Denoiser, initial: jax.Array, schedule: Schedule, offset=0.0) -> jax.Array:
+def ddim_sample(denoise: Denoiser, initial: jax.Array, schedule: Schedule, offset=0.0,
+                project: Callable[[jax.Array], jax.Array] | None = None) -> jax.Array:
   """From y ~ N(0, I) (`initial`, [batch, time]) through the schedule's steps as one lax.scan, then
-  `offset` added (a residual's condition, [batch, time]) and the original's clamp. -> [batch, time]
+  `offset` added (a residual's condition, [batch, time]) and the original's clamp. `project`, if
+  given, is applied to every step's clean estimate (`ddim_step`) and to the result. -> [batch, time]
   float32."""
   def step(y, logsnrs):
     logsnr_t, logsnr_s = logsnrs
-    return ddim_step(y, denoise(y, jnp.broadcast_to(logsnr_t, y.shape[:1])), logsnr_t, logsnr_s), None
+    noise_hat = denoise(y, jnp.broadcast_to(logsnr_t, y.shape[:1]))
+    return ddim_step(y, noise_hat, logsnr_t, logsnr_s, project), None
 
   y, _ = jax.lax.scan(step, initial, (schedule.logsnr_t, schedule.logsnr_s))
+  if project is not None:
+    y = project(y)
   return jnp.clip(y + offset, *CLAMP)
