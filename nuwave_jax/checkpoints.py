@@ -109,6 +109,9 @@ def restore_params(directory: str | pathlib.Path, config: ml_collections.ConfigD
     configuration.check_same_architecture(saved_config, config, str(directory))
   manager = make_manager(directory)
   try:
+    if step is not None and step not in manager.all_steps():
+      raise FileNotFoundError(f'{directory / CHECKPOINT_SUBDIR} holds no checkpoint of step {step} '
+                              f'(it holds {", ".join(map(str, manager.all_steps())) or "none"})')
     step = manager.latest_step() if step is None else step
     if step is None:
       raise FileNotFoundError(f'{directory / CHECKPOINT_SUBDIR} holds no complete checkpoint')

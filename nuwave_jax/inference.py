@@ -50,9 +50,11 @@ class Upsampler:
   upsample: object  # sampling.make_upsampler(...)
 
   @classmethod
-  def from_checkpoint(cls, directory, use_ema: bool = True, overrides: list[str] = ()) -> 'Upsampler':
-    """overrides: 'sample.key=value' texts (and the compute-only model.dtype, model.kernels)."""
-    params, config, _ = checkpoints.restore_params(directory, use_ema=use_ema)
+  def from_checkpoint(cls, directory, use_ema: bool = True, overrides: list[str] = (),
+                      step: int | None = None) -> 'Upsampler':
+    """overrides: 'sample.key=value' texts (and the compute-only model.dtype, model.kernels); step:
+    a saved step of a training run (default: the latest)."""
+    params, config, _ = checkpoints.restore_params(directory, use_ema=use_ema, step=step)
     configuration.apply_overrides(config, list(overrides), fixed_groups=FIXED_GROUPS)
     configuration.check_config(config)
     return cls.for_params(config, params)

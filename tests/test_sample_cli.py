@@ -2,14 +2,18 @@
 
 import json
 
+import jax
 import numpy as np
 import pytest
 import soundfile
 
+from configs import tiny
 import evaluate
+from nuwave_jax import checkpoints
 from nuwave_jax import conditioning
 from nuwave_jax import configuration
 from nuwave_jax import metrics
+from nuwave_jax import model as model_lib
 import sample
 
 
@@ -200,6 +204,32 @@ def test_evaluate_writes_a_report_with_the_linear_baseline(checkpoint, tmp_path,
   np.testing.assert_allclose(report['linear']['snr'], np.mean(expected), rtol=1e-4)
   assert len(list((out / 'spectrograms').glob('*.png'))) == 1
   assert '| linear |' in capsys.readouterr().out
+
+
+def test_evaluate_scores_an_earlier_step_of_a_run(tmp_path, capsys):
+  config = tiny.get_config()
+  module = model_lib.build_model(config)
+  run = tmp_path / 'run'
+  for step, seed in ((100, 0), (200, 1)):  # two steps of a run, with different weights
+    params = model_lib.init_params(module, jax.random.key(seed))
+    checkpoints.save_params(run, config, {'params': params, 'ema_params': params}, step=step)
+  data = tmp_path / 'data'
+  data.mkdir()
+  _write(data / 'a.wav', 0.5 * np.sin(np.arange(4800) / 3), 48000, subtype='FLOAT')
+  lsd = {}
+  for step in (100, 200, None):
+    out = tmp_path / f'report{step}'
+    flags = ['--step', str(step)] if step else []
+    assert evaluate.main(['--checkpoint', str(run), '--data', str(data), '--runs', '1', '--output', str(out),
+                          '--plots', '0', *flags]) == 0
+    report = json.loads((out / 'report.json').read_text())
+    assert report['step'] == step
+    lsd[step] = report['model']['lsd']['mean']
+  assert lsd[100] != lsd[200] == lsd[None]  # the latest by default
+  capsys.readouterr()
+  assert evaluate.main(['--checkpoint', str(run), '--data', str(data), '--output', str(tmp_path / 'r'),
+                        '--step', '150']) == 2
+  assert 'holds no checkpoint of step 150 (it holds 100, 200)' in capsys.readouterr().err
 
 
 def test_evaluate_leaves_out_what_cannot_be_scored_and_refuses_zero_runs(checkpoint, tmp_path, capsys):

@@ -36,9 +36,11 @@ def parser() -> argparse.ArgumentParser:
   p.add_argument('--plots', type=int, default=3, metavar='N', help='spectrogram images to write')
   p.add_argument('--keep-input-band', action='store_true',
                  help="also score the outputs with the input's own band kept below its cutoff")
-  p.add_argument('--noise-scale', type=float, metavar='X', help="each step's added noise x X, in [0, 1]")
+  p.add_argument('--noise-scale', type=float, metavar='X',
+                 help="NU-Wave: each step's added noise x X; NU-Wave 2: the starting noise x X; in [0, 1]")
   p.add_argument('--seed', type=int, metavar='N', help='sampling seed (each file\'s also depends on its name)')
   p.add_argument('--no-ema', action='store_true', help='the raw instead of the EMA parameters')
+  p.add_argument('--step', type=int, metavar='N', help="a training run's checkpoint of step N (default: the latest)")
   common.add_overrides_help(p, 'sample.batch_size=4 (defaults: the checkpoint\'s config.json)')
   return p
 
@@ -94,7 +96,7 @@ def main(argv=None) -> int:
     if args.runs < 1:
       raise ValueError(f'--runs {args.runs}: must be at least 1')
     upsampler = inference.Upsampler.from_checkpoint(args.checkpoint, use_ema=not args.no_ema,
-                                                    overrides=flags + overrides)
+                                                    overrides=flags + overrides, step=args.step)
     rates = input_rates(args, upsampler)
     utterances, skipped = evaluation.scorable(load_utterances(args.data, upsampler, args.limit),
                                               upsampler.trim_multiple)
@@ -113,7 +115,7 @@ def main(argv=None) -> int:
     for rate in rates:
       results[rate] = evaluation.evaluate(upsampler, utterances, args.runs, upsampler.config.sample.seed,
                                           bar.update, args.keep_input_band, rate)
-  common_fields = dict(checkpoint=str(args.checkpoint), data=args.data, not_scored=skipped,
+  common_fields = dict(checkpoint=str(args.checkpoint), step=args.step, data=args.data, not_scored=skipped,
                        sample=upsampler.config.sample.to_dict())
   if upsampler.any_rate:
     report = {'utterances': len(utterances), 'runs': args.runs,
