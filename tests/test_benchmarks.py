@@ -5,8 +5,10 @@ import subprocess
 import sys
 
 import jax
+import numpy as np
 import pytest
 
+from configs import nuwave2_tiny
 from nuwave_jax import checkpoints
 from nuwave_jax import model as model_lib
 from tests import conftest
@@ -72,3 +74,22 @@ def test_corpus_diagnostics_run(synthetic_folder, script, args, expected):
   result = _run(f'benchmarks/diagnostics/{script}', '--data', str(synthetic_folder / 'eval'), *args)
   assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
   assert expected in result.stdout
+
+
+def test_nuwave2_denoiser_levels_prints_a_row_per_sampler_step(synthetic_folder, tmp_path, v_residual_checkpoint):
+  config = nuwave2_tiny.get_config()
+  config.model.prediction, config.diffusion.target = 'v', 'residual'
+  params = model_lib.init_params(model_lib.build_model(config), jax.random.key(0))
+  checkpoints.save_params(tmp_path / 'nuwave2', config, {'params': params})
+  result = _run('benchmarks/diagnostics/nuwave2_denoiser_levels.py', '--checkpoint', str(tmp_path / 'nuwave2'),
+                '--data', str(synthetic_folder / 'eval'), '--limit', '2', '--seconds', '0.1', '--rate', '16000')
+  assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+  lines = result.stdout.splitlines()
+  rows = [line.split(' | ') for line in lines[[i for i, line in enumerate(lines) if line.startswith('|---')][0] + 1:]]
+  np.testing.assert_allclose([float(row[0][2:]) for row in rows], nuwave2_tiny.get_config().sample.log_snrs, atol=1e-5)
+  # The target over the noise that entered grows as alpha / sigma = exp(lambda / 2), whatever the network.
+  ratios = [float(row[3]) for row in rows[:3]]
+  np.testing.assert_allclose(ratios[1] / ratios[0], np.exp((-0.8 + 2.6) / 2), rtol=0.02)
+  refused = _run('benchmarks/diagnostics/nuwave2_denoiser_levels.py', '--checkpoint', str(v_residual_checkpoint),
+                 '--data', str(synthetic_folder / 'eval'))
+  assert refused.returncode != 0 and 'a NU-Wave checkpoint' in refused.stderr
