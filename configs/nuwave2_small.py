@@ -8,7 +8,9 @@ Differs from the paper for speed: width, depth, embedding and BSFT sizes, crop 8
 learning rate with cosine decay; and for learning in minutes, v-prediction and the residual target
 (the model diffuses the audio minus its condition, so the band it is given passes through;
 docs/results.md compares the paper's eps and signal). The training condition (every cutoff from 3 to
-24 kHz, random Chebyshev filters) and the 8-step sampler are the paper's.
+24 kHz, random Chebyshev filters) and the 8-step schedule are the paper's; the sampler keeps the
+given band at every step and starts from half the noise (sample.keep_band, sample.noise_scale, chosen
+on training clips: docs/results.md).
 """
 
 from configs import nuwave2
@@ -34,4 +36,6 @@ def get_config():
   config.train.eval_utterances = 8
   config.train.eval_seconds = 2.0
   config.train.checkpoint_every = 500
+  config.sample.keep_band = True
+  config.sample.noise_scale = 0.5
   return config
