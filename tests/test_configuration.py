@@ -4,6 +4,7 @@ import pathlib
 
 import pytest
 
+from configs import nuwave2_tiny
 from nuwave_jax import configuration
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -70,7 +71,6 @@ def test_every_field_at_fault_is_named_in_one_error(tiny_config):
     ('sample.steps', -1, 'an integer >= 0'), ('data.segment_samples', 1000, 'a multiple of 256'),
 ])
 def test_nuwave2_settings_a_run_cannot_mean_are_refused_by_name(field, value, rule):
-  from configs import nuwave2_tiny
   config = nuwave2_tiny.get_config()
   configuration.check_config(config)
   group, key = field.split('.')
