@@ -31,6 +31,7 @@ from nuwave_jax import inference  # noqa: E402
 from nuwave_jax import model as model_lib  # noqa: E402
 from nuwave_jax.data import audio as audio_io  # noqa: E402
 from nuwave_jax.nuwave2 import diffusion  # noqa: E402
+from nuwave_jax.nuwave2 import sampling  # noqa: E402
 
 
 def band_norm(x: np.ndarray, low_hz: float, high_hz: float) -> float:
@@ -68,9 +69,9 @@ def main():
   def clean_estimate(noisy, logsnr):
     variables = {'params': upsampler.params}
     features = module.apply(variables, band, method='band_features')
-    level = diffusion.network_input(logsnr, d.logsnr_min, d.logsnr_max)
-    output = module.apply(variables, noisy, cond, features, level, method='denoise')
-    noise_hat = diffusion.noise_from_velocity(noisy, output, logsnr) if config.model.prediction == 'v' else output
+    denoise = sampling.make_denoiser(module, variables, cond, features, d.logsnr_min, d.logsnr_max,
+                                     config.model.prediction)  # the one the sampler runs
+    noise_hat = denoise(noisy, logsnr)
     alpha, sigma = diffusion.alpha_sigma(logsnr[:, None])
     return (noisy - sigma * noise_hat) / alpha
 

@@ -28,6 +28,19 @@ def keep_given_band(estimate: jax.Array, given: jax.Array, band: jax.Array) -> j
   return estimate + model.istft(difference)
 
 
+def make_denoiser(module: nn.Module, variables, cond: jax.Array, features, logsnr_min: float,
+                  logsnr_max: float, prediction: str = 'eps') -> diffusion.Denoiser:
+  """(y [batch, time], logsnr [batch]) -> eps_hat [batch, time]: the network on y with condition cond
+  and BSFT features `features` (module.apply(..., method='band_features')), told the normalised
+  log-SNR; a v-prediction turned into eps."""
+  def denoise(y, logsnr):
+    level = diffusion.network_input(logsnr, logsnr_min, logsnr_max)
+    output = module.apply(variables, y, cond, features, level, method='denoise')
+    return diffusion.noise_from_velocity(y, output, logsnr) if prediction == 'v' else output
+
+  return denoise
+
+
 def make_upsampler(module: nn.Module, logsnr_min: float, logsnr_max: float, target: str = 'signal',
                    prediction: str = 'eps', noise_scale: float = 1.0, keep_band: bool = False):
   """cond [batch, time] (time a multiple of 256), schedule a `diffusion.Schedule`, keys [batch],
@@ -39,12 +52,7 @@ def make_upsampler(module: nn.Module, logsnr_min: float, logsnr_max: float, targ
   def upsample(params, cond, schedule, keys, start_samples, band):
     variables = {'params': params}
     features = module.apply(variables, band, method='band_features')
-
-    def denoise(y, logsnr):
-      level = diffusion.network_input(logsnr, logsnr_min, logsnr_max)
-      output = module.apply(variables, y, cond, features, level, method='denoise')
-      return diffusion.noise_from_velocity(y, output, logsnr) if prediction == 'v' else output
-
+    denoise = make_denoiser(module, variables, cond, features, logsnr_min, logsnr_max, prediction)
     offset = cond if target == 'residual' else 0.0
     project = None
     if keep_band:
