@@ -29,7 +29,7 @@ import common  # puts the repository's root on the path, for the imports below
 from configs import nuwave_x2
 from configs import tiny
 from nuwave_jax import convert
-from nuwave_jax import model as model_lib
+from nuwave_jax.nuwave import model as model_lib
 from tests import reference_numpy
 
 CONFIGS = {'paper': nuwave_x2.get_config, 'tiny': tiny.get_config}

@@ -21,7 +21,6 @@ import common  # puts the repository's root on the path, for the imports below
 from configs import nuwave2
 from configs import nuwave_x2
 from nuwave_jax import inference
-from nuwave_jax import model as model_lib
 from nuwave_jax import sampling
 from nuwave_jax.data import audio as audio_io
 
@@ -40,8 +39,7 @@ def main():
     upsampler = inference.Upsampler.from_checkpoint(args.checkpoint)
   else:
     config = (nuwave2 if args.family == 'nuwave2' else nuwave_x2).get_config()
-    upsampler = inference.Upsampler.for_params(
-        config, model_lib.init_params(model_lib.build_model(config), jax.random.key(0)))
+    upsampler = inference.Upsampler(config, common.random_params(config))
   rate = upsampler.config.data.sample_rate_hz
   block = sampling.NOISE_BLOCK_SAMPLES
   # Whole noise blocks (and so a multiple of the ratio): no chunk reaches beyond the signal, whose
@@ -53,11 +51,11 @@ def main():
     t = np.arange(samples) / rate
     audio = sum(np.sin(2 * np.pi * f * t) / (i + 1) for i, f in enumerate((220, 1100, 3300, 7000)))
   audio = (audio / np.abs(audio).max()).astype(np.float32)
-  cond, _, band = upsampler.simulate(audio[None], args.input_rate if upsampler.any_rate else None)
-  cond, bands = cond[0], [band[0]] if upsampler.any_rate else None
+  condition = upsampler.simulate(audio[None], upsampler.input_rate_hz or args.input_rate)
+  cond, sampler = condition.signal[0], upsampler.sampler
   key = jax.random.key(0)
-  whole = np.asarray(upsampler.upsample(upsampler.params, cond[None], upsampler.schedule, key[None],
-                                        jnp.zeros(1, jnp.int32), *([bands[0][None]] if bands else [])))[0]
+  whole = np.asarray(sampler.sample(upsampler.params, cond[None], sampler.schedule, key[None],
+                                    jnp.zeros(1, jnp.int32), **condition.extras))[0]
   rms = float(np.sqrt(np.mean(whole**2)))
   chunk = round(args.chunk_seconds * rate / block) * block
   print(f'machine: {common.machine()}')
@@ -67,8 +65,8 @@ def main():
   print('|---|---|---|---|---|')
   for seconds in args.overlaps:
     overlap = round(seconds * rate / block) * block
-    chunked = sampling.upsample_chunked(upsampler.upsample, upsampler.params, [cond], [key], upsampler.schedule,
-                                        chunk, overlap, batch_size=1, extras=bands)[0]
+    chunked = sampling.sample_chunked(sampler.sample, upsampler.params, [cond], [key], sampler.schedule, chunk,
+                                      overlap, batch_size=1, extras={k: [v[0]] for k, v in condition.extras.items()})[0]
     diff = chunked - whole
     computed = sum(width for _, width in sampling.plan_chunks(samples, chunk, overlap))
     print(f'| {seconds:g} | {overlap} | {np.abs(diff).max() / rms:.1e} | {np.sqrt(np.mean(diff**2)) / rms:.1e} | '

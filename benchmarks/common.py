@@ -86,16 +86,32 @@ def sampling_flops(config, samples: int) -> float:
   return 2 * samples * (condition_macs + len(config.sample.betas) * (macs - condition_macs))
 
 
+def random_params(config, seed: int = 0):
+  """Parameters of `config`'s network, freshly initialised (speed and memory do not depend on them)."""
+  from nuwave_jax import families
+  family = families.of(config)
+  return family.init_params(family.build_model(config), jax.random.key(seed))
+
+
+def input_rate_hz(config) -> int:
+  """The input rate the benchmarks use: the one rate a checkpoint takes (NU-Wave x2's 24 kHz), or
+  16 kHz for one that takes any rate (NU-Wave 2)."""
+  from nuwave_jax import families
+  return families.of(config).input_rate_hz(config) or 16000
+
+
 def train_step_runner(config, batch: int, samples: int = 32768, microbatches: int = 1):
   """A zero-argument function that runs one of our train steps (forward, backward, clip, Adam, EMA) on
-  one device, on a fixed random batch of `batch` x `samples` and its condition, and waits for it."""
-  from nuwave_jax import conditioning
+  one device, on a fixed random batch of `batch` x `samples` and its condition (`input_rate_hz`), and
+  waits for it."""
+  from nuwave_jax import families
   from nuwave_jax import training
   config = copy.deepcopy(config)
   config.train.batch_size, config.train.microbatches = batch, microbatches
   mesh = training.make_mesh(jax.devices()[:1])
   audio = np.random.default_rng(0).uniform(-0.5, 0.5, (batch, samples)).astype(np.float32)
-  data = training.global_batch({'audio': audio, 'condition': conditioning.make_condition(audio, 2)}, mesh)
+  condition = families.of(config).simulate(config, audio, input_rate_hz(config))
+  data = training.global_batch({'audio': audio, 'condition': condition.signal, **condition.extras}, mesh)
   step = training.make_train_step(config, mesh)
   holder = {'state': training.init_state(config, mesh)}
 
@@ -106,21 +122,20 @@ def train_step_runner(config, batch: int, samples: int = 32768, microbatches: in
   return run
 
 
-def sampler_runner(config, samples: int, input_rate_hz: int = 16000):
+def sampler_runner(config, samples: int, rate_hz: int | None = None):
   """A zero-argument function that upsamples one random utterance of `samples` samples with the
-  jitted sampler `nuwave-jax upsample` uses (`inference.Upsampler`: NU-Wave's condition path once, then
-  the schedule's steps as one lax.scan; NU-Wave 2's BSFT once for a band of `input_rate_hz`, then its
-  DDIM steps) and waits for it."""
-  from nuwave_jax import conditioning
+  jitted sampler `nuwave-jax upsample` uses (its family's `Sampler`: NU-Wave's condition path once,
+  then the schedule's steps as one lax.scan; NU-Wave 2's BSFT once for the band of `rate_hz`, default
+  `input_rate_hz`, then its DDIM steps) and waits for it."""
   from nuwave_jax import inference
-  from nuwave_jax import model as model_lib
-  params = model_lib.init_params(model_lib.build_model(config), jax.random.key(0))
-  upsampler = inference.Upsampler.for_params(config, params)
+  params = random_params(config)
+  upsampler = inference.Upsampler(config, params)
   cond = np.random.default_rng(0).uniform(-0.5, 0.5, (1, samples)).astype(np.float32)
+  extras = upsampler.simulate(cond, rate_hz or input_rate_hz(config)).extras  # the band mask, for NU-Wave 2
   keys = jax.random.split(jax.random.key(0), 1)
-  band = [conditioning.band_mask(input_rate_hz)[None]] if upsampler.any_rate else []
-  return lambda: jax.block_until_ready(upsampler.upsample(params, cond, upsampler.schedule, keys,
-                                                          jnp.zeros(1, jnp.int32), *band))
+  sampler = upsampler.sampler
+  return lambda: jax.block_until_ready(sampler.sample(params, cond, sampler.schedule, keys,
+                                                      jnp.zeros(1, jnp.int32), **extras))
 
 
 def paper_checkpoint(family: str, directory) -> ml_collections.ConfigDict:
@@ -130,13 +145,12 @@ def paper_checkpoint(family: str, directory) -> ml_collections.ConfigDict:
   from configs import nuwave2
   from configs import nuwave_x2
   from nuwave_jax import checkpoints
-  from nuwave_jax import model as model_lib
   config = {'nuwave': nuwave_x2, 'nuwave2': nuwave2}[family].get_config()
-  params = model_lib.init_params(model_lib.build_model(config), jax.random.key(0))
-  checkpoints.save_params(directory, config, {'params': params})
+  checkpoints.save_params(directory, config, {'params': random_params(config)})
   return config
 
 
-def input_rate_hz(config) -> int:
-  """The rate of the files the process benchmarks write: NU-Wave x2's 24 kHz, 16 kHz for NU-Wave 2."""
-  return 16000 if config.model.name == 'nuwave2' else 48000 // config.data.ratio
+def require_family(upsampler, name: str, checkpoint, elsewhere: str) -> None:
+  """Stops a diagnostic written for one family's internals when given a checkpoint of another."""
+  if upsampler.family.name != name:
+    raise SystemExit(f'{checkpoint}: a {upsampler.family.title} checkpoint ({elsewhere} reads those)')

@@ -25,10 +25,10 @@ from torch.nn import functional as F
 
 import common  # puts the repository's root on the path, for the imports below
 from configs import nuwave2 as nuwave2_config
-from nuwave_jax import conditioning
 from nuwave_jax import convert
 from nuwave_jax import inference
-from nuwave_jax import model as model_lib
+from nuwave_jax.nuwave2 import conditioning
+from nuwave_jax.nuwave2 import model as model_lib
 
 
 class BSFT(nn.Module):
@@ -191,7 +191,7 @@ def main():
                  torch.from_numpy(level)).numpy()
   difference = float(np.abs(ours - theirs).max() / np.abs(ours).max())
   peak = common.matmul_peak_gflops()
-  upsampler = inference.Upsampler.for_params(config, params)  # the sampler `nuwave-jax upsample` runs
+  sampler = inference.Upsampler(config, params).sampler  # the sampler `nuwave-jax upsample` runs
   steps = len(config.sample.log_snrs)
   print(f'machine: {common.machine()}; float32 matmul peak {peak:.0f} GFLOP/s (JAX); torch {torch.__version__}, '
         f'{torch.get_num_threads()} threads')
@@ -205,8 +205,8 @@ def main():
     band_row = conditioning.band_mask(16000)
     cond_row = rng.uniform(-0.5, 0.5, (1, samples)).astype(np.float32)
     keys = jax.random.split(jax.random.key(0), 1)
-    run_ours = lambda: jax.block_until_ready(upsampler.upsample(params, cond_row, upsampler.schedule, keys,
-                                                                jnp.zeros(1, jnp.int32), band_row[None]))
+    run_ours = lambda: jax.block_until_ready(sampler.sample(params, cond_row, sampler.schedule, keys,
+                                                            jnp.zeros(1, jnp.int32), band_mask=band_row[None]))
     run_theirs = torch_sampler(net, config.sample.log_snrs, samples, band_row)
     times = {'ours': [], 'theirs': []}
     run_ours(), run_theirs()

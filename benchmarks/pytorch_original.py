@@ -28,7 +28,7 @@ import common
 from configs import nuwave_x2
 from nuwave_jax import convert
 from nuwave_jax import host_memory
-from nuwave_jax import model as model_lib
+from nuwave_jax.nuwave import model as model_lib
 
 # As `nuwave-jax train` does on a CPU; for both frameworks (one process). Sampling takes the same time
 # with and without it (docs/performance.md, 2026-12-01).

@@ -11,7 +11,7 @@ import argparse
 
 import common
 from configs import nuwave_x2
-from nuwave_jax import model as model_lib
+from nuwave_jax.nuwave import model as model_lib
 
 
 def main():

@@ -38,11 +38,12 @@ import jax.numpy as jnp  # noqa: E402
 from jax.sharding import NamedSharding  # noqa: E402
 from jax.sharding import PartitionSpec as P  # noqa: E402
 from jax.sharding import SingleDeviceSharding  # noqa: E402
+import numpy as np  # noqa: E402
 
 from nuwave_jax import chips  # noqa: E402
 from nuwave_jax import configuration  # noqa: E402
+from nuwave_jax import families  # noqa: E402
 from nuwave_jax import inference  # noqa: E402
-from nuwave_jax import model as model_lib  # noqa: E402
 from nuwave_jax import training  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -108,39 +109,46 @@ def compile_train_step(config, devices, unroll=None):
   batch_sharding = NamedSharding(mesh, P(training.DATA_AXIS))
   batch = {'audio': jax.ShapeDtypeStruct((rows, time_samples), jnp.float32, sharding=batch_sharding),
            'condition': jax.ShapeDtypeStruct((rows, time_samples), jnp.float32, sharding=batch_sharding)}
-  if config.model.name == 'nuwave2':
-    batch['band'] = jax.ShapeDtypeStruct((rows, 513), jnp.float32, sharding=batch_sharding)
+  for name, shape in extra_shapes(config).items():  # NU-Wave 2's band mask
+    batch[name] = jax.ShapeDtypeStruct((rows, *shape), jnp.float32, sharding=batch_sharding)
   return step.lower(training.abstract_state(config, mesh), batch).compile()
+
+
+def extra_shapes(config) -> dict[str, tuple[int, ...]]:
+  """The shapes of one row of what the family's condition carries beside the signal (`Condition.extras`)."""
+  family = families.of(config)
+  rate = family.input_rate_hz(config) or 16000
+  return {k: v.shape[1:] for k, v in family.simulate(config, np.zeros((1, 1024), np.float32), rate).extras.items()}
 
 
 def sampler_compiles(config, device):
   """(the sampler for one batch of chunks, one network evaluation on it, steps, audio seconds)."""
-  module = model_lib.build_model(config)
-  shapes = jax.eval_shape(lambda: model_lib.init_params(module, jax.random.key(0)))
+  family = families.of(config)
+  module = family.build_model(config)
+  shapes = jax.eval_shape(lambda: family.init_params(module, jax.random.key(0)))
   one = SingleDeviceSharding(device)
   params = with_sharding(shapes, one)
-  upsampler = inference.Upsampler.for_params(config, shapes)
+  upsampler = inference.Upsampler(config, shapes)
   chunk, _ = upsampler.chunk_samples()
   rows = config.sample.batch_size
   signal = jax.ShapeDtypeStruct((rows, chunk), jnp.float32, sharding=one)
   keys = with_sharding(jax.eval_shape(lambda: jax.random.split(jax.random.key(0), rows)), one)
   starts = jax.ShapeDtypeStruct((rows,), jnp.int32, sharding=one)
-  schedule = with_sharding(jax.eval_shape(lambda: upsampler.schedule), one)
+  schedule = with_sharding(jax.eval_shape(lambda: upsampler.sampler.schedule), one)
   level = jax.ShapeDtypeStruct((rows,), jnp.float32, sharding=one)
   variables = lambda p: {'params': p}
-  if upsampler.any_rate:
-    band = jax.ShapeDtypeStruct((rows, 513), jnp.float32, sharding=one)
-    sampler = upsampler.upsample.lower(params, signal, schedule, keys, starts, band).compile()
+  extras = {k: jax.ShapeDtypeStruct((rows, *shape), jnp.float32, sharding=one)
+            for k, shape in extra_shapes(config).items()}
+  sampler = upsampler.sampler.sample.lower(params, signal, schedule, keys, starts, **extras).compile()
+  steps = upsampler.sampler.steps
+  if extras:  # NU-Wave 2: the whole network at each step (its band features are a small part)
     network = jax.jit(lambda p, y, c, b, level: module.apply(variables(p), y, c, b, level)).lower(
-        params, signal, signal, band, level).compile()
-    steps = len(upsampler.schedule.logsnr_t)
-  else:
-    sampler = upsampler.upsample.lower(params, signal, schedule, keys, starts).compile()
+        params, signal, signal, *extras.values(), level).compile()
+  else:  # NU-Wave: the condition path runs once per call, each step only the rest
     features = with_sharding(jax.eval_shape(
         lambda p, c: module.apply(variables(p), c, method='condition_features'), shapes, signal), one)
     network = jax.jit(lambda p, y, f, level: module.apply(variables(p), y, f, level, level, method='denoise')).lower(
         params, signal, features, level).compile()
-    steps = len(config.sample.betas)
   return sampler, network, steps, rows * chunk / config.data.sample_rate_hz
 
 

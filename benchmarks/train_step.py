@@ -13,7 +13,7 @@ import argparse
 import common
 from configs import nuwave_x2
 from nuwave_jax import host_memory
-from nuwave_jax import model as model_lib
+from nuwave_jax.nuwave import model as model_lib
 
 host_memory.reuse_freed_host_memory()  # as `nuwave-jax train` does on a CPU
 

@@ -15,7 +15,7 @@ def get_config(ratio: int = 2) -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
 
   config.model = ml_collections.ConfigDict()
-  config.model.name = 'nuwave'              # the family: 'nuwave' (this file) or 'nuwave2' (nuwave2.py)
+  config.model.name = 'nuwave'              # the family (nuwave_jax/families.py): 'nuwave' (this file) or 'nuwave2'
   config.model.residual_channels = 64
   config.model.residual_layers = 30
   config.model.dilation_cycle = 10          # dilation 2^(i mod cycle)
@@ -26,9 +26,9 @@ def get_config(ratio: int = 2) -> ml_collections.ConfigDict:
   # The embedding's input: 'level' l = sqrt(alpha_bar) (the paper) or 'log_snr' log(l^2 / (1 - l^2))
   # (NU-Wave 2), which tells the last sampling steps apart (use embedding_scale ~1 with it).
   config.model.noise_input = 'level'
-  # What the network outputs: 'eps' the noise (the paper) or 'v' = l eps - s y0 (see diffusion.py).
+  # What the network outputs: 'eps' the noise (the paper) or 'v' = l eps - s y0 (nuwave/diffusion.py).
   config.model.prediction = 'eps'
-  # What the network sees in place of y_t: 'noisy' y_t (the paper) or 'residual' y_t - l y_c.
+  # What the network sees in place of y_t: 'noisy' y_t (the paper) or 'noisy_minus_condition' y_t - l y_c.
   config.model.network_input = 'noisy'
   config.model.dtype = 'float32'            # convolutions: 'float32' or 'bfloat16'
   # How the network is computed (the same values either way): 'plain' (model.py), 'cpu'
@@ -72,7 +72,7 @@ def get_config(ratio: int = 2) -> ml_collections.ConfigDict:
   # What fits each TPU chip: nuwave_jax/chips.py (python -m nuwave_jax.chips --config FILE).
   config.train.microbatches = 1
   config.train.learning_rate = 3e-5
-  config.train.lr_decay = 'constant'       # or 'cosine': to 0 at num_steps
+  config.train.lr_decay = 'constant'       # or 'cosine' or 'linear': to 0 at num_steps
   config.train.adam_b1 = 0.5
   config.train.adam_b2 = 0.999
   config.train.adam_eps = 1e-9
@@ -94,7 +94,7 @@ def get_config(ratio: int = 2) -> ml_collections.ConfigDict:
   config.sample = ml_collections.ConfigDict()
   config.sample.betas = PAPER_SAMPLING_BETAS
   config.sample.seed = 0
-  # Each ancestral step's added noise sigma_t times this: 1 the paper, 0 none (see diffusion.py).
+  # Each ancestral step's added noise sigma_t times this: 1 the paper, 0 none (nuwave/diffusion.py).
   config.sample.noise_scale = 1.0
   # Long files are sampled in overlapping chunks of chunk_seconds (a 4 s file is one chunk); the
   # overlap is what the paper network's context needs for chunked output to equal unchunked to float

@@ -32,9 +32,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.diffusion = ml_collections.ConfigDict()
   config.diffusion.logsnr_min = -20.0       # lambda(1): pure noise, nearly
   config.diffusion.logsnr_max = 20.0        # lambda(0): clean, nearly
-  config.diffusion.loss = 'l1'              # plain L1 on eps
-  # What is diffused: 'signal', the 48 kHz audio (the paper), or 'residual', the audio minus its
-  # condition, which the sampler adds back: the given band passes through, the model adds the rest.
+  # What is diffused: 'signal', the 48 kHz audio (the paper), or 'signal_minus_condition', the audio
+  # minus its condition, which the sampler adds back: the given band passes through, the model adds
+  # the rest. The loss is the paper's plain L1 (on eps, or on v).
   config.diffusion.target = 'signal'
 
   config.data = base.data

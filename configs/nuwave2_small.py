@@ -5,7 +5,7 @@ Run (the learning benchmark of docs/results.md, on the real speech of scripts/fe
   python train.py --config configs/nuwave2_small.py --workdir runs/nuwave2_small --config.data.dir=data/speech
 Cost: about 0.9 s per step on our 2-core benchmark machine (1500 steps and 3 evals in under 30 minutes).
 Differs from the paper for speed: width, depth, embedding and BSFT sizes, crop 8192, batch 4, a 5x
-learning rate with cosine decay; and for learning in minutes, v-prediction and the residual target
+learning rate with cosine decay; and for learning in minutes, v-prediction and the target 'signal_minus_condition'
 (the model diffuses the audio minus its condition, so the band it is given passes through;
 docs/results.md compares the paper's eps and signal). The training condition (every cutoff from 3 to
 24 kHz, random Chebyshev filters) and the 8-step schedule are the paper's; the sampler keeps the
@@ -24,7 +24,7 @@ def get_config():
   config.model.embedding_dim = 128
   config.model.bsft_channels = 32
   config.model.prediction = 'v'
-  config.diffusion.target = 'residual'
+  config.diffusion.target = 'signal_minus_condition'
   config.data.source = 'folder'
   config.data.segment_samples = 8192
   config.train.batch_size = 4

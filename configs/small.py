@@ -21,7 +21,7 @@ def get_config():
   config.model.noise_input = 'log_snr'
   config.model.embedding_scale = 1.0
   config.model.prediction = 'v'
-  config.model.network_input = 'residual'
+  config.model.network_input = 'noisy_minus_condition'
   config.diffusion.loss = 'l1'
   config.diffusion.log_uniform_fraction = 0.5
   config.diffusion.noise_std_min = 5e-4     # the sampler's lowest std is 1e-3

@@ -15,7 +15,7 @@ import ml_collections
 import orbax.checkpoint as ocp
 
 from nuwave_jax import configuration
-from nuwave_jax import model as model_lib
+from nuwave_jax import families
 
 CHECKPOINT_SUBDIR = 'checkpoints'
 ITEM_NAMES = ('model', 'train')
@@ -131,10 +131,11 @@ def restore_params(directory: str | pathlib.Path, config: ml_collections.ConfigD
 
 def abstract_params(config: ml_collections.ConfigDict):
   """The parameter tree of `config`'s network as shapes and dtypes on this process's first device."""
-  module = model_lib.build_model(config)
+  family = families.of(config)
+  module = family.build_model(config)
   device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
   return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=device),
-                      jax.eval_shape(lambda: model_lib.init_params(module, jax.random.key(0))))
+                      jax.eval_shape(lambda: family.init_params(module, jax.random.key(0))))
 
 
 def param_shapes(config: ml_collections.ConfigDict) -> dict[tuple[str, ...], tuple[int, ...]]:

@@ -5,7 +5,7 @@ bandwidth (Google Cloud's TPU pages: v4, v5e, v6e; v3 per core, two per chip), a
 compile-only topology (`jax.experimental.topologies`) for benchmarks/tpu_fit.py. `train_overrides`
 turns a device kind and count into config overrides: a global batch the devices split evenly and
 enough microbatches for one device's share to fit its HBM, from the audio per device that
-benchmarks/tpu_fit.py measured to fit (docs/performance.md).
+benchmarks/tpu_fit.py measured to fit for the config's family (docs/performance.md).
 
   python -m nuwave_jax.chips --config configs/nuwave_x3.py [--platform tpu]
 
@@ -19,6 +19,8 @@ import json
 import math
 import os
 import sys
+
+from nuwave_jax import families
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,21 +45,6 @@ CHIPS = {c.name: c for c in (
     Chip('v3-8', 'TPU v3', 8, 16, 61.5, 450, 'v3:2x2', (2, 2, 1)),
 )}
 
-# Training audio one device holds at once in float32, in samples (rows x segment_samples), by family
-# and HBM per device (GiB): what benchmarks/tpu_fit.py compiled with at least 25% of the HBM to spare
-# (docs/performance.md): at the papers' 32768-sample segments, NU-Wave 8 rows in 9.8 of 16 GiB (v5e)
-# and 16 in 19.6 of 32 (v6e), NU-Wave 2 4 rows in 9.6 of 16 and 8 in 19.5 of 32. Also used for
-# bfloat16 convolutions, which save less than half (NU-Wave's batch 36 still asks 21.6 GiB on a v5e).
-SAMPLES_THAT_FIT = {
-    'nuwave': {16: 8 * 32768, 32: 16 * 32768},
-    'nuwave2': {16: 4 * 32768, 32: 8 * 32768},
-}
-
-
-def family(config) -> str:
-  return 'nuwave2' if config.model.name == 'nuwave2' else 'nuwave'
-
-
 def hbm_gib_of(device_kind: str) -> float | None:
   """HBM per device of a device kind, GiB (None for one not in CHIPS, such as a CPU)."""
   return next((c.hbm_gib for c in CHIPS.values() if c.device_kind == device_kind), None)
@@ -71,13 +58,15 @@ def valid_batch(batch_size: int, devices: int) -> int:
 def train_overrides(config, device_kind: str, devices: int) -> dict[str, int]:
   """{'train.batch_size': B, 'train.microbatches': M} for training `config` on `devices`
   devices of `device_kind`: B the config's batch made a multiple of the device count, M the fewest
-  parts (dividing each device's rows) for a part to fit SAMPLES_THAT_FIT; M = 1 off a known TPU."""
+  parts (dividing each device's rows) for a part to fit the audio its family's
+  `Family.samples_that_fit` measured for that HBM (also used for bfloat16 convolutions, which save
+  less than half: NU-Wave's batch 36 still asks 21.6 GiB on a v5e); M = 1 off a known TPU."""
   batch = valid_batch(config.train.batch_size, devices)
   rows = batch // devices
   hbm = hbm_gib_of(device_kind)
   if hbm is None:
     return {'train.batch_size': batch, 'train.microbatches': 1}
-  fits = SAMPLES_THAT_FIT[family(config)]
+  fits = families.of(config).samples_that_fit
   fit = fits[min(fits, key=lambda gib: abs(gib - hbm))] // config.data.segment_samples
   microbatches = next(m for m in range(1, rows + 1) if rows % m == 0 and rows // m <= max(fit, 1))
   return {'train.batch_size': batch, 'train.microbatches': microbatches}

@@ -1,7 +1,8 @@
 """Configs: loading them from files, checking them, storing them beside checkpoints, comparing two.
 
 A config is what a `configs/*.py` file's `get_config()` returns (an ml_collections ConfigDict grouped
-as model / diffusion / data / train / sample; configs/default.py says what each field means). Every
+as model / diffusion / data / train / sample; configs/default.py and configs/nuwave2.py say what each
+field means; config.model.name names its family, `families`). Every
 entry point (train.py, sample.py, evaluate.py, nuwave_jax.convert) calls `check_config` before any
 work starts, so a misspelt choice or a value no run can mean is one error naming the field. A
 checkpoint directory holds the config it was made with as `config.json`, so a checkpoint can be used
@@ -18,42 +19,26 @@ import sys
 
 import ml_collections
 
-from nuwave_jax import diffusion
+from nuwave_jax import families
 
 CONFIG_FILENAME = 'config.json'
 GROUPS = ('model', 'diffusion', 'data', 'train', 'sample')
 SAMPLE_RATE_HZ = 48000  # every dataset is prepared, and every output written, at this rate
-NUWAVE2_MIN_RATE_HZ = 6000  # NU-Wave 2 was trained on cutoffs from 3 kHz up: inputs from 6 kHz
-FAMILIES = ('nuwave', 'nuwave2')  # config.model.name: configs/default.py and configs/nuwave2.py
-# The fields that take one of a few strings, and those strings (what each means: configs/default.py),
-# for every family, then for each.
-SHARED_CHOICES = {
-    'model.name': FAMILIES,
+# The fields every family has that take one of a few strings, and those strings (what each means:
+# configs/default.py); a family's own are its `choices`.
+CHOICES = {
+    'model.name': tuple(families.PACKAGES),
     'model.dtype': ('float32', 'bfloat16'),
     'data.source': ('vctk', 'folder', 'tfds'),
     'data.vctk_variant': ('multi', 'single'),
     'data.on_bad_file': ('fail', 'skip'),
-    'train.lr_decay': ('constant', 'cosine'),
+    'train.lr_decay': ('constant', 'cosine', 'linear'),
     'train.ema_style': ('standard', 'original'),
 }
-FAMILY_CHOICES = {
-    'nuwave': {'model.kernels': ('auto', 'plain', 'cpu'), 'model.noise_input': ('level', 'log_snr'),
-               'model.prediction': ('eps', 'v'), 'model.network_input': ('noisy', 'residual'),
-               'diffusion.loss': ('log_l1', 'l1')},
-    'nuwave2': {'diffusion.loss': ('l1',), 'diffusion.target': ('signal', 'residual'),
-                'model.prediction': ('eps', 'v')},
-}
-CHOICES = {**SHARED_CHOICES, **FAMILY_CHOICES['nuwave']}  # a NU-Wave config's
 # The groups that decide what the parameters mean: a checkpoint is only usable under the same ones.
 ARCHITECTURE_KEYS = ('model',)
 # Model fields that change how the network computes, not what its parameters mean.
 COMPUTE_ONLY_KEYS = ('dtype', 'kernels')
-# Fields added after a family's first checkpoints, by group: what a saved config without them meant.
-ADDED_KEYS = {'nuwave': {'model': {'name': 'nuwave', 'noise_input': 'level', 'prediction': 'eps',
-                                   'network_input': 'noisy', 'kernels': 'auto'},
-                         'sample': {'noise_scale': 1.0}},
-              'nuwave2': {'model': {'prediction': 'eps'}, 'diffusion': {'target': 'signal'},
-                          'sample': {'noise_scale': 1.0, 'keep_band': False}}}
 
 
 def check_choice(field: str, value) -> None:
@@ -64,46 +49,49 @@ def check_choice(field: str, value) -> None:
 
 def check_config(config: ml_collections.ConfigDict) -> None:
   """Refuses, naming every field at fault in one ValueError, a config no run can mean: a choice that
-  is not one of CHOICES, or a value that would train on garbage (a ratio below 2), climb the loss (a
-  negative learning rate), delete every checkpoint (keep_checkpoints 0) or fail deep inside a step."""
+  is not one of CHOICES (or its family's), or a value that would train on garbage (a ratio below 2),
+  climb the loss (a negative learning rate), delete every checkpoint (keep_checkpoints 0) or fail deep
+  inside a step."""
   missing = [group for group in GROUPS if group not in config]
   if missing:
     raise ValueError(f'the config has no {", ".join(missing)} group')
-  family = config.model.get('name', 'nuwave')
-  choices = {**SHARED_CHOICES, **FAMILY_CHOICES.get(family, {})}
+  name = config.model.get('name')
+  if name not in families.PACKAGES:
+    raise ValueError(f'model.name must be one of {tuple(families.PACKAGES)}, got {name!r}')
+  family = families.get(name)
+  choices = {**CHOICES, **family.choices}
   problems = [f'{field} must be one of {options}, got {_get(config, field)!r}'
               for field, options in choices.items() if _get(config, field) not in options]
-  checks = _shared_checks(config) + {'nuwave': _nuwave_checks, 'nuwave2': _nuwave2_checks}.get(
-      family, lambda _: [])(config)
+  checks = _shared_checks(config) + family.config_checks(config)
   problems += [f'{field} must be {rule}, got {_get(config, field)!r}'
                for holds, field, rule in checks if not _holds(holds)]
   if problems:
     raise ValueError('; '.join(problems))
 
 
-def _positive_int(x) -> bool:
-  return isinstance(x, int) and x >= 1
+def positive_int(x) -> bool:
+  return isinstance(x, int) and not isinstance(x, bool) and x >= 1
 
 
 def _shared_checks(config: ml_collections.ConfigDict) -> list:
   """(a check that must hold, the field, what it must be) for the fields every family has."""
   m, _, d, t, s = (config[group] for group in GROUPS)
   return [
-      (lambda: _positive_int(m.residual_channels), 'model.residual_channels', 'an integer >= 1'),
-      (lambda: _positive_int(m.residual_layers), 'model.residual_layers', 'an integer >= 1'),
-      (lambda: _positive_int(m.embedding_channels) and m.embedding_channels % 2 == 0,
+      (lambda: positive_int(m.residual_channels), 'model.residual_channels', 'an integer >= 1'),
+      (lambda: positive_int(m.residual_layers), 'model.residual_layers', 'an integer >= 1'),
+      (lambda: positive_int(m.embedding_channels) and m.embedding_channels % 2 == 0,
        'model.embedding_channels', 'an even integer (sin and cos halves)'),
-      (lambda: _positive_int(m.embedding_dim), 'model.embedding_dim', 'an integer >= 1'),
+      (lambda: positive_int(m.embedding_dim), 'model.embedding_dim', 'an integer >= 1'),
       (lambda: d.sample_rate_hz == SAMPLE_RATE_HZ, 'data.sample_rate_hz',
        f'{SAMPLE_RATE_HZ} (the datasets are prepared at 48 kHz)'),
       (lambda: 0 <= d.gain_min <= d.gain_max, 'data.gain_min', f'in [0, data.gain_max = {d.gain_max}]'),
       (lambda: d.trim_top_db >= 0, 'data.trim_top_db', 'at least 0 (0: no trim)'),
-      (lambda: _positive_int(d.shuffle_buffer), 'data.shuffle_buffer', 'an integer >= 1'),
-      (lambda: _positive_int(t.batch_size), 'train.batch_size', 'at least 1'),
-      (lambda: _positive_int(t.microbatches) and t.batch_size % t.microbatches == 0, 'train.microbatches',
+      (lambda: positive_int(d.shuffle_buffer), 'data.shuffle_buffer', 'an integer >= 1'),
+      (lambda: positive_int(t.batch_size), 'train.batch_size', 'at least 1'),
+      (lambda: positive_int(t.microbatches) and t.batch_size % t.microbatches == 0, 'train.microbatches',
        f'an integer >= 1 that divides train.batch_size ({t.batch_size})'),
-      (lambda: _positive_int(t.num_steps), 'train.num_steps', 'at least 1'),
-      (lambda: _positive_int(t.peer_timeout_seconds), 'train.peer_timeout_seconds', 'an integer >= 1 (seconds)'),
+      (lambda: positive_int(t.num_steps), 'train.num_steps', 'at least 1'),
+      (lambda: positive_int(t.peer_timeout_seconds), 'train.peer_timeout_seconds', 'an integer >= 1 (seconds)'),
       (lambda: t.learning_rate > 0, 'train.learning_rate', 'positive'),
       (lambda: 0 <= t.ema_decay <= 1, 'train.ema_decay', 'in [0, 1]'),
       (lambda: t.keep_checkpoints is None or t.keep_checkpoints >= 1, 'train.keep_checkpoints',
@@ -116,60 +104,7 @@ def _shared_checks(config: ml_collections.ConfigDict) -> list:
       (lambda: s.chunk_seconds > 0, 'sample.chunk_seconds', 'positive'),
       (lambda: 0 <= s.overlap_seconds < s.chunk_seconds, 'sample.overlap_seconds',
        f'in [0, sample.chunk_seconds = {s.chunk_seconds})'),
-      (lambda: _positive_int(s.batch_size), 'sample.batch_size', 'an integer >= 1'),
-  ]
-
-
-def _nuwave_checks(config: ml_collections.ConfigDict) -> list:
-  m, f, d, _, s = (config[group] for group in GROUPS)
-  largest_noise_std = lambda: diffusion.largest_noise_std(diffusion.training_betas(f.num_steps, f.beta_start,
-                                                                                  f.beta_end))
-  return [
-      (lambda: _positive_int(m.dilation_cycle), 'model.dilation_cycle', 'an integer >= 1'),
-      (lambda: _positive_int(m.kernel_size) and m.kernel_size % 2 == 1, 'model.kernel_size',
-       "an odd integer (the original's 'same' padding)"),
-      (lambda: _positive_int(f.num_steps), 'diffusion.num_steps', 'an integer >= 1'),
-      (lambda: 0 < f.beta_start <= f.beta_end < 1, 'diffusion.beta_start',
-       f'in (0, diffusion.beta_end = {f.beta_end}]'),
-      (lambda: 0.0 <= f.log_uniform_fraction <= 1.0, 'diffusion.log_uniform_fraction', 'in [0, 1]'),
-      (lambda: f.log_uniform_fraction == 0 or 0 < f.noise_std_min < largest_noise_std(),
-       'diffusion.noise_std_min', "below the training schedule's largest noise std, and positive"),
-      (lambda: isinstance(d.ratio, int) and d.ratio >= 2, 'data.ratio', 'an integer >= 2 (2: 24 -> 48 kHz)'),
-      (lambda: d.segment_samples >= d.ratio, 'data.segment_samples', f'at least data.ratio ({d.ratio})'),
-      (lambda: _positive_int(d.lowpass_n_fft) and _positive_int(d.lowpass_hop)
-       and d.lowpass_hop <= d.lowpass_n_fft, 'data.lowpass_hop',
-       f'an integer in [1, data.lowpass_n_fft = {d.lowpass_n_fft}]'),
-      (lambda: len(s.betas) >= 1 and all(0 < b < 1 for b in s.betas), 'sample.betas',
-       'a sequence of betas in (0, 1)'),
-      (lambda: 0.0 <= s.noise_scale <= 1.0, 'sample.noise_scale', 'in [0, 1]'),
-  ]
-
-
-def _nuwave2_checks(config: ml_collections.ConfigDict) -> list:
-  m, f, d, _, s = (config[group] for group in GROUPS)
-  steps_end = lambda: list(s.log_snrs[1:]) + [f.logsnr_max]
-  return [
-      (lambda: _positive_int(m.bsft_channels), 'model.bsft_channels', 'an integer >= 1'),
-      (lambda: m.residual_channels % 4 == 0, 'model.residual_channels',
-       'a multiple of 4 (local and global halves of twice the channels)'),
-      (lambda: f.logsnr_min < f.logsnr_max, 'diffusion.logsnr_min', f'below diffusion.logsnr_max ({f.logsnr_max})'),
-      (lambda: d.segment_samples >= 256 and d.segment_samples % 256 == 0, 'data.segment_samples',
-       'a multiple of 256 (the STFT hop)'),
-      (lambda: all(NUWAVE2_MIN_RATE_HZ <= r < SAMPLE_RATE_HZ for r in d.eval_rates_hz), 'data.eval_rates_hz',
-       f'input rates in [{NUWAVE2_MIN_RATE_HZ}, {SAMPLE_RATE_HZ}) Hz'),
-      (lambda: NUWAVE2_MIN_RATE_HZ // 2 <= d.cutoff_range_hz[0] <= d.cutoff_range_hz[1] <= SAMPLE_RATE_HZ // 2,
-       'data.cutoff_range_hz',
-       f'(low, high) Hz with {NUWAVE2_MIN_RATE_HZ // 2} <= low <= high <= {SAMPLE_RATE_HZ // 2}'),
-      (lambda: 1 <= d.filter_orders[0] <= d.filter_orders[1] and all(isinstance(o, int) for o in d.filter_orders),
-       'data.filter_orders', '(low, high) integers with 1 <= low <= high'),
-      (lambda: len(d.filter_ripples_db) >= 1 and all(r > 0 for r in d.filter_ripples_db), 'data.filter_ripples_db',
-       'positive ripples in dB'),
-      (lambda: d.segment_samples > 3 * (d.filter_orders[1] + 1), 'data.segment_samples',
-       f'longer than the filter\'s edge padding, 3 (order + 1) = {3 * (d.filter_orders[1] + 1)} samples'),
-      (lambda: isinstance(s.steps, int) and s.steps >= 0, 'sample.steps', 'an integer >= 0 (0: sample.log_snrs)'),
-      (lambda: 0.0 <= s.noise_scale <= 1.0, 'sample.noise_scale', 'in [0, 1]'),
-      (lambda: len(s.log_snrs) >= 1 and all(f.logsnr_min <= a < b for a, b in zip(s.log_snrs, steps_end())),
-       'sample.log_snrs', 'increasing log-SNRs in [diffusion.logsnr_min, diffusion.logsnr_max)'),
+      (lambda: positive_int(s.batch_size), 'sample.batch_size', 'an integer >= 1'),
   ]
 
 
@@ -262,13 +197,14 @@ def load_saved_config(directory: str | pathlib.Path) -> ml_collections.ConfigDic
     config = ml_collections.ConfigDict(json.loads(path.read_text()))
   except (json.JSONDecodeError, UnicodeDecodeError, TypeError) as error:
     raise ValueError(f'{path}: not a saved config ({error})') from None
-  missing = [group for group in ('model', 'diffusion', 'data', 'train', 'sample') if group not in config]
+  missing = [group for group in GROUPS if group not in config]
   if missing:
     raise ValueError(f'{path}: not a saved config (no {", ".join(missing)} group)')
-  for group, keys in ADDED_KEYS.get(config.model.get('name', 'nuwave'), {}).items():
-    for key, value in keys.items():
-      if key not in config[group]:
-        config[group][key] = value
+  if 'name' not in config.model:  # the first checkpoints were NU-Wave's, made before the field
+    config.model.name = 'nuwave'
+  if config.model.name not in families.PACKAGES:
+    raise ValueError(f'{path}: model.name {config.model.name!r} is not one of {tuple(families.PACKAGES)}')
+  families.of(config).upgrade_saved_config(config)
   return config
 
 

@@ -3,8 +3,8 @@
   nuwave-jax convert CKPT --config configs/nuwave_x2.py --out DIR      (or configs/nuwave2.py)
 
 CKPT is a Lightning checkpoint (a dict with "state_dict") or the original's "_EMA" file (the plain
-state dict), or a bare state dict. NU-Wave's keys carry the prefix "model." (docs/reference.md §1),
-NU-Wave 2's "model.model." (§8). DIR becomes a checkpoint directory
+state dict), or a bare state dict. The config's family maps the original's names to ours
+(`nuwave/torch_keys.py`, `nuwave2/torch_keys.py`). DIR becomes a checkpoint directory
 that `sample.py` and `evaluate.py` read (see `nuwave_jax.checkpoints`). torch is needed only here, to
 read the file: `pip install -e .[convert]`.
 """
@@ -19,60 +19,11 @@ import numpy as np
 
 from nuwave_jax import checkpoints
 from nuwave_jax import configuration
-
-EXPONENTS_KEY = 'diffusion_embedding.exponents'  # NU-Wave's one buffer: the embedding's frequencies
-HANN_WINDOW = 'hann_window'  # NU-Wave 2's buffers, one per Fourier unit
-
-# kinds of module: how the original's tensors become ours. Conv1d weight (out, in, kernel) -> kernel
-# (kernel, in, out); Linear weight (out, in) and a 1x1 Conv2d's (out, in, 1, 1) -> (in, out).
-CONV, CONV_NO_BIAS, LINEAR, CONV2D_1X1_NO_BIAS = 'conv', 'conv_no_bias', 'linear', 'conv2d_1x1_no_bias'
-
-
-def _nuwave_names(config: ml_collections.ConfigDict) -> dict[str, tuple[tuple[str, ...], str]]:
-  """NU-Wave's original module names (docs/reference.md §1) -> (our param path, kind)."""
-  names = {
-      'input_projection': (('input_projection',), CONV),
-      'low_projection': (('condition_projection',), CONV),
-      'diffusion_embedding.projection1': (('embedding_projection1',), LINEAR),
-      'diffusion_embedding.projection2': (('embedding_projection2',), LINEAR),
-      'skip_projection': (('skip_projection',), CONV),
-      'output_projection': (('output_projection',), CONV),
-  }
-  for i in range(config.model.residual_layers):
-    layer = f'layer_{i}'
-    names[f'residual_layers.{i}.diffusion_projection'] = ((layer, 'diffusion_projection'), LINEAR)
-    names[f'residual_layers.{i}.dilated_conv'] = ((layer, 'dilated_conv'), CONV)
-    names[f'residual_layers.{i}.low_projection'] = ((layer, 'condition_conv'), CONV)
-    names[f'residual_layers.{i}.output_projection'] = ((layer, 'output_projection'), CONV)
-  return names
-
-
-def _nuwave2_names(config: ml_collections.ConfigDict) -> dict[str, tuple[tuple[str, ...], str]]:
-  """NU-Wave 2's original module names (docs/reference.md §8) -> (our param path, kind)."""
-  names = {
-      'input_projection': (('input_projection',), CONV),
-      'diffusion_embedding.projection1': (('embedding_projection1',), LINEAR),
-      'diffusion_embedding.projection2': (('embedding_projection2',), LINEAR),
-      'skip_projection': (('skip_projection',), CONV),
-      'output_projection': (('output_projection',), CONV),
-  }
-  for i in range(config.model.residual_layers):
-    layer, ffc = f'layer_{i}', f'residual_layers.{i}.ffc1'
-    spectral = (layer, 'stfc', 'global_to_global')
-    names.update({
-        f'residual_layers.{i}.diffusion_projection': ((layer, 'diffusion_projection'), LINEAR),
-        f'residual_layers.{i}.output_projection': ((layer, 'output_projection'), CONV),
-        f'{ffc}.convl2l': ((layer, 'stfc', 'local_to_local'), CONV_NO_BIAS),
-        f'{ffc}.convl2g': ((layer, 'stfc', 'local_to_global'), CONV_NO_BIAS),
-        f'{ffc}.convg2l': ((layer, 'stfc', 'global_to_local'), CONV_NO_BIAS),
-        f'{ffc}.convg2g.conv1': (spectral + ('conv1',), CONV_NO_BIAS),
-        f'{ffc}.convg2g.conv2': (spectral + ('conv2',), CONV_NO_BIAS),
-        f'{ffc}.convg2g.fu.conv_layer': (spectral + ('fourier', 'conv'), CONV2D_1X1_NO_BIAS),
-        f'{ffc}.convg2g.fu.bsft.mlp_shared': (spectral + ('fourier', 'bsft', 'shared'), CONV),
-        f'{ffc}.convg2g.fu.bsft.mlp_gamma': (spectral + ('fourier', 'bsft', 'gamma'), CONV),
-        f'{ffc}.convg2g.fu.bsft.mlp_beta': (spectral + ('fourier', 'bsft', 'beta'), CONV),
-    })
-  return names
+from nuwave_jax import families
+from nuwave_jax.families import CONV
+from nuwave_jax.families import CONV2D_1X1_NO_BIAS
+from nuwave_jax.families import CONV_NO_BIAS
+from nuwave_jax.families import LINEAR
 
 
 def _strip_prefix(state_dict: dict, prefixes: tuple[str, ...]) -> dict[str, np.ndarray]:
@@ -88,20 +39,13 @@ def _strip_prefix(state_dict: dict, prefixes: tuple[str, ...]) -> dict[str, np.n
 
 
 def params_from_torch(state_dict: dict[str, np.ndarray], config: ml_collections.ConfigDict) -> dict:
-  """Maps an original {name: array} state dict (NU-Wave's or NU-Wave 2's, as config.model.name
-  says) to our params for the network of `config`. Any missing, unexpected or mis-shaped key, and a
-  buffer that does not hold what this config computes, raises a ValueError naming it."""
-  nuwave2 = config.model.name == 'nuwave2'
-  if nuwave2:
-    # The Lightning module holds the diffusion wrapper, which holds the network.
-    state = _strip_prefix(state_dict, ('model.model.', 'model.'))
-    names = _nuwave2_names(config)
-    buffers = {f'residual_layers.{i}.ffc1.convg2g.fu.{HANN_WINDOW}' for i in range(config.model.residual_layers)}
-  else:
-    _check_nuwave_parameterisation(config)
-    state = _strip_prefix(state_dict, ('model.',))
-    names = _nuwave_names(config)
-    buffers = {EXPONENTS_KEY}
+  """Maps an original {name: array} state dict to our params for the network of `config`, by its
+  family's key map (`families.TorchKeys`). Any missing, unexpected or mis-shaped key, and a buffer
+  that does not hold what this config computes, raises a ValueError naming it."""
+  keys = families.of(config).torch_keys
+  keys.check_config(config)
+  state = _strip_prefix(state_dict, keys.prefixes)
+  names, buffers = keys.names(config), keys.buffers(config)
   not_finite = sorted(k for k, v in state.items() if not np.all(np.isfinite(v)))
   if not_finite:
     raise ValueError(f'state dict has NaN or infinite values in {not_finite[:8]}')
@@ -112,32 +56,8 @@ def params_from_torch(state_dict: dict[str, np.ndarray], config: ml_collections.
     raise ValueError(f'state dict does not fit the config: missing {missing[:8]}'
                      f'{" ..." if len(missing) > 8 else ""}, unexpected {unexpected[:8]}'
                      f'{" ..." if len(unexpected) > 8 else ""}')
-  if nuwave2:  # the buffers are what the STFT uses: checked, then dropped
-    hann = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(1024) / 1024)
-    bad = sorted(k for k in buffers if state[k].shape != hann.shape or not np.allclose(state[k], hann, atol=1e-3))
-    if bad:
-      raise ValueError(f'{bad[:3]} do not hold the periodic Hann window of 1024 samples the STFT uses')
-  else:
-    half = config.model.embedding_channels // 2
-    exponents = 1e-4 ** (np.arange(half) / half)
-    # rtol 1e-3: a checkpoint saved in float16 rounds them by up to 4.9e-4.
-    if state[EXPONENTS_KEY].shape != exponents.shape or not np.allclose(state[EXPONENTS_KEY], exponents,
-                                                                        rtol=1e-3):
-      raise ValueError(f'{EXPONENTS_KEY} (shape {state[EXPONENTS_KEY].shape}) does not hold the '
-                       f'{half} noise-level frequencies this config computes')
+  keys.check_buffers(state, config)
   return _assemble(state, names, checkpoints.param_shapes(config))
-
-
-def _check_nuwave_parameterisation(config: ml_collections.ConfigDict) -> None:
-  if config.model.noise_input != 'level':
-    raise ValueError(f"the original network embeds the noise level: model.noise_input must be "
-                     f"'level', not {config.model.noise_input!r}")
-  if config.model.prediction != 'eps':
-    raise ValueError(f"the original network predicts the noise: model.prediction must be 'eps', "
-                     f"not {config.model.prediction!r}")
-  if config.model.network_input != 'noisy':
-    raise ValueError(f"the original network sees y_t itself: model.network_input must be 'noisy', "
-                     f"not {config.model.network_input!r}")
 
 
 def _assemble(state: dict[str, np.ndarray], names: dict, shapes: dict) -> dict:
@@ -211,33 +131,15 @@ def _lookup(tree, *keys):
 
 def check_hyper_parameters(hyper_parameters, config: ml_collections.ConfigDict, path) -> None:
   """Refuses a config that differs from the original's hparameter.yaml stored in a Lightning
-  checkpoint where the weights cannot tell: NU-Wave's ratio and dilation cycle; NU-Wave 2's log-SNR
-  range, STFT, embedding and output rate (its authors also released a 16 kHz-output model)."""
+  checkpoint where the weights cannot tell (the family's `TorchKeys.hyper_parameters`: NU-Wave's
+  ratio and dilation cycle; NU-Wave 2's output rate, STFT, log-SNR range and embedding)."""
   if hyper_parameters is None:
     return
   hparams = _lookup(hyper_parameters, 'hparams') or hyper_parameters
-  m = config.model
-  if m.name == 'nuwave2':
-    fields = ((('audio', 'sampling_rate'), 'data.sample_rate_hz', config.data.sample_rate_hz),
-              (('audio', 'filter_length'), 'the STFT size', 1024), (('audio', 'hop_length'), 'the STFT hop', 256),
-              (('logsnr', 'logsnr_min'), 'diffusion.logsnr_min', config.diffusion.logsnr_min),
-              (('logsnr', 'logsnr_max'), 'diffusion.logsnr_max', config.diffusion.logsnr_max),
-              (('dpm', 'pos_emb_scale'), 'model.embedding_scale', m.embedding_scale),
-              (('dpm', 'pos_emb_channels'), 'model.embedding_channels', m.embedding_channels))
-  else:
-    fields = ((('audio', 'ratio'), 'data.ratio', config.data.ratio),
-              (('arch', 'dilation_cycle_length'), 'model.dilation_cycle', m.dilation_cycle))
-  for keys, field, ours in fields:
+  for keys, field, ours, advice in families.of(config).torch_keys.hyper_parameters(config):
     theirs = _lookup(hparams, *keys)
     if theirs is not None and float(theirs) != float(ours):
-      if field == 'data.ratio':
-        advice = f'use configs/nuwave_x{theirs}.py'
-      elif field == 'data.sample_rate_hz':
-        advice = f'it makes {theirs} Hz audio, and nuwave-jax upsamples to {ours} Hz'
-      elif field.startswith('the '):
-        advice = 'nuwave-jax computes the STFT of the released models'
-      else:
-        advice = f'use a config with {field} = {theirs}'
+      advice = advice(theirs) if advice else f'use a config with {field} = {theirs}'
       raise ValueError(f'{path} was trained with {".".join(keys)} = {theirs}, but the config has '
                        f'{field} = {ours}: {advice}')
 

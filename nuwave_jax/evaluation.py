@@ -1,10 +1,12 @@
 """Evaluation over a set of 48 kHz utterances: the paper's metrics over N sampling runs.
 
-The one eval loop, run by evaluate.py and by training's evals. Each utterance is trimmed to a multiple
-of the ratio (NU-Wave 2: of 256) and peak-normalised (docs/reference.md §4, §8), its low-resolution
-input is simulated as in training, and it is upsampled `runs` times with different seeds. Per run,
-each metric is the mean over utterances; the report gives the mean and standard deviation over runs,
-with the input itself (NU-Wave's linear interpolation) as the baseline beside the model.
+The one eval loop, run by evaluate.py and by training's evals, at one input rate per call. Each
+utterance is trimmed to the family's multiple (NU-Wave's ratio, NU-Wave 2's 256) and peak-normalised
+(docs/reference.md §4, §8), its low-rate input is simulated as the family's test set makes it
+(`Upsampler.simulate`), and it is upsampled `runs` times with different seeds. Per run, each metric is
+the mean over utterances; the report gives the mean and standard deviation over runs, with the input
+itself, as the network's condition brings it to 48 kHz, beside the model ('input': NU-Wave's linear
+interpolation, NU-Wave 2's polyphase resampling).
 """
 
 import dataclasses
@@ -13,7 +15,6 @@ import pathlib
 
 import numpy as np
 
-from nuwave_jax import band_merge
 from nuwave_jax import inference
 from nuwave_jax import metrics
 
@@ -28,7 +29,7 @@ def score(reference: np.ndarray, estimate: np.ndarray, input_rate_hz: int) -> di
 
 
 def prepare_reference(audio: np.ndarray, multiple: int) -> np.ndarray:
-  """Trimmed to a multiple of `multiple` (NU-Wave's ratio, NU-Wave 2's 256) and peak-normalised to 1
+  """Trimmed to a multiple of `multiple` (`Upsampler.trim_multiple`) and peak-normalised to 1
   (silence stays silent). [time]."""
   audio = audio[:len(audio) // multiple * multiple]
   peak = float(np.max(np.abs(audio))) if len(audio) else 0.0
@@ -68,10 +69,10 @@ class Evaluation:
 def evaluate(upsampler, utterances: list[tuple[str, np.ndarray]], runs: int, seed: int, on_batch=None,
              keep_input_band: bool = False, input_rate_hz: int | None = None):
   """Scores `upsampler` (an `inference.Upsampler`, sampling as its config.sample says) on (name,
-  48 kHz audio) pairs that `scorable` kept, their input simulated at input_rate_hz (NU-Wave: its one
-  rate). Run r samples each utterance with the seed `inference.seed_for(name, seed + r)`, as
-  `nuwave-jax upsample` does. With keep_input_band the report also scores the outputs with the input's
-  own band kept (`band_merge`) as 'model_keep_input_band'.
+  48 kHz audio) pairs that `scorable` kept, their input simulated at input_rate_hz (default: the one
+  rate the checkpoint takes). Run r samples each utterance with the seed `inference.seed_for(name,
+  seed + r)`, as `nuwave-jax upsample` does. With keep_input_band the report also scores the outputs
+  with the input's own band kept (`input_band`) as 'model_keep_input_band'.
 
   Returns an `Evaluation`: the report dict and the first run's signals.
   """
@@ -79,34 +80,30 @@ def evaluate(upsampler, utterances: list[tuple[str, np.ndarray]], runs: int, see
   names = [n for n, _ in utterances]
   references = [prepare_reference(a, upsampler.trim_multiple) for _, a in utterances]
   simulated = [upsampler.simulate(r[None], input_rate) for r in references]
-  conditions = [cond[0] for cond, _, _ in simulated]
-  bands = [band[0] for _, _, band in simulated] if upsampler.any_rate else None
+  conditions = [condition.signal[0] for condition in simulated]
   baseline = [score(r, c, input_rate) for r, c in zip(references, conditions)]
   scored = {'model': [], 'model_keep_input_band': []}  # per run, per utterance
   first = None
   for run in range(runs):
-    outputs = upsampler.upsample_signals(conditions, [inference.seed_for(n, seed + run) for n in names],
-                                         on_batch, bands)
+    outputs = [o[0] for o in upsampler.sample(simulated, [inference.seed_for(n, seed + run) for n in names],
+                                              on_batch)]
     scored['model'].append([score(r, o, input_rate) for r, o in zip(references, outputs)])
     merged = None
     if keep_input_band:
-      merged = [band_merge.keep_input_band(o[None], kept, input_rate / 2)[0]
-                for o, (_, kept, _) in zip(outputs, simulated)]
+      merged = [upsampler.finish(condition, o[None], True)[0] for o, condition in zip(outputs, simulated)]
       scored['model_keep_input_band'].append([score(r, m, input_rate) for r, m in zip(references, merged)])
     first = first or (outputs, merged)
   report = {'utterances': len(utterances), 'runs': runs, 'input_rate_hz': input_rate}
-  if not upsampler.any_rate:
-    report['ratio'] = upsampler.ratio
   for key, per_run in scored.items():
     if per_run:
       run_means = [mean_scores(scores) for scores in per_run]
       report[key] = {m: {'mean': float(np.mean([r[m] for r in run_means])),
                          'std': float(np.std([r[m] for r in run_means]))} for m in METRICS}
       report[f'{key}_per_run'] = run_means
-  report[upsampler.baseline] = mean_scores(baseline)
+  report['input'] = mean_scores(baseline)
   report['per_utterance'] = [
-      {'name': n, upsampler.baseline: baseline[i], **{key: mean_scores([scores[i] for scores in per_run])
-                                          for key, per_run in scored.items() if per_run}}
+      {'name': n, 'input': baseline[i], **{key: mean_scores([scores[i] for scores in per_run])
+                                           for key, per_run in scored.items() if per_run}}
       for i, n in enumerate(names)]
   return Evaluation(report, references, conditions, *first)
 

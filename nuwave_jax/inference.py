@@ -1,152 +1,144 @@
-"""Upsampling real audio files with a checkpoint: what `nuwave-jax upsample` and `evaluate` call.
+"""Upsampling audio with a checkpoint: the Python API, which `nuwave-jax upsample` and `evaluate` are
+thin layers on.
 
-A file at the checkpoint's input rate (24 kHz for x2, 16 kHz for x3) goes through the same path the
-model was trained on: its samples are the decimated signal, brought to 48 kHz by half-pixel linear
-interpolation (`conditioning.upsample_linear`). The original's own script resampled real inputs with
-librosa instead, a train/test mismatch that left its users with no upsampling. A 48 kHz file is taken
-as ground truth only when asked (`simulate`): its low-resolution input is then made from it exactly as
-in training (`conditioning.low_rate_signal`). Every channel of a file is upsampled, each as a signal of
-its own with the file's seed, so a stereo image stays where it was.
+  import nuwave_jax
+  up = nuwave_jax.load('runs/nuwave2_small')       # a checkpoint directory
+  out = up.upsample(audio, 16000, seed=0)          # numpy [T] or [T, C] at 16 kHz -> 48 kHz, same layout
 
-A NU-Wave 2 checkpoint takes a file at any rate from 6 kHz to 48 kHz: polyphase resampling brings it to
-48 kHz and its rate sets the band (`conditioning.from_low_rate`); simulated from 48 kHz ground truth, the
-condition is the original's test path at the rate asked for (`conditioning.band_limited`).
+An input goes through the path its family's model was trained on (`families.Family.condition_from_file`):
+NU-Wave takes one rate, 48000 / data.ratio Hz, whose samples are the decimated signal of training
+brought to 48 kHz by linear interpolation; NU-Wave 2 takes any rate from 6 kHz, resampled to 48 kHz,
+with the band of its rate (or of its content, `bandwidth`). Each channel is upsampled as a signal of
+its own with the same seed, so a stereo image stays where it was; signals of any length are sampled in
+overlapping chunks (`sampling.sample_chunked`), with noise drawn by position, so the result does not
+depend on what else is sampled in the same batch (to float rounding: XLA's CPU kernels round batches of
+different sizes differently, by about 1e-6). 48 kHz ground truth is upsampled from an input simulated as
+the family's test set makes it (`simulate`), which is how `evaluate` scores a checkpoint.
 """
 
-import dataclasses
 import pathlib
 import zlib
 
 import jax
 import ml_collections
 import numpy as np
-import soxr
+import scipy.signal
 
-from nuwave_jax import band_merge
 from nuwave_jax import checkpoints
-from nuwave_jax import conditioning
 from nuwave_jax import configuration
-from nuwave_jax import diffusion
-from nuwave_jax import model as model_lib
+from nuwave_jax import families
+from nuwave_jax import input_band
+from nuwave_jax import models
 from nuwave_jax import sampling
 from nuwave_jax.data import audio as audio_io
-from nuwave_jax.nuwave2 import diffusion as nuwave2_diffusion
-from nuwave_jax.nuwave2 import sampling as nuwave2_sampling
+from nuwave_jax.families import Condition
+from nuwave_jax.families import InputError
 
 # What a command may change in a checkpoint's config: how it samples, and how the network computes.
 FIXED_GROUPS = ('model', 'diffusion', 'data', 'train')
 
 
-class InputError(ValueError):
-  """A user input that cannot be upsampled (the message names the file and the problem)."""
-
-
-@dataclasses.dataclass
 class Upsampler:
-  """A restored checkpoint and its jitted sampler; config.sample says how it samples."""
-  config: ml_collections.ConfigDict
-  params: dict
-  schedule: diffusion.Schedule
-  upsample: object  # sampling.make_upsampler(...)
+  """A checkpoint's parameters, its config and its family's jitted sampler; config.sample says how it
+  samples (steps, noise, chunks, batch)."""
+
+  def __init__(self, config: ml_collections.ConfigDict, params):
+    self.config = config
+    self.params = params
+    self.family = families.of(config)
+    self.sampler = self.family.make_sampler(config, self.family.build_model(config))
 
   @classmethod
-  def from_checkpoint(cls, directory, use_ema: bool = True, overrides: list[str] = (),
+  def from_checkpoint(cls, checkpoint, use_ema: bool = True, overrides: list[str] = (),
                       step: int | None = None) -> 'Upsampler':
-    """overrides: 'sample.key=value' texts (and the compute-only model.dtype, model.kernels); step:
-    a saved step of a training run (default: the latest)."""
-    params, config, _ = checkpoints.restore_params(directory, use_ema=use_ema, step=step)
+    """checkpoint: a training workdir, a converted checkpoint or a bundled model's name
+    (`nuwave_jax.models`); overrides: 'sample.key=value' texts (and the compute-only model.dtype,
+    model.kernels); step: a saved step of a training run (default: the latest)."""
+    if bundled_name(checkpoint):
+      if step is not None:
+        raise ValueError(f'{checkpoint}: a bundled model has no training steps to choose from')
+      config, params = saved_config(checkpoint), models.load_params(str(checkpoint))
+    else:
+      params, config, _ = checkpoints.restore_params(checkpoint, use_ema=use_ema, step=step)
     configuration.apply_overrides(config, list(overrides), fixed_groups=FIXED_GROUPS)
     configuration.check_config(config)
-    return cls.for_params(config, params)
-
-  @classmethod
-  def for_params(cls, config: ml_collections.ConfigDict, params) -> 'Upsampler':
-    module, s = model_lib.build_model(config), config.sample
-    if config.model.name == 'nuwave2':
-      f = config.diffusion
-      schedule = nuwave2_diffusion.make_schedule(None if s.steps else s.log_snrs, s.steps or None,
-                                                 f.logsnr_min, f.logsnr_max)
-      return cls(config, params, schedule,
-                 nuwave2_sampling.make_upsampler(module, f.logsnr_min, f.logsnr_max, f.target,
-                                                 config.model.prediction, s.noise_scale, s.keep_band))
-    schedule = diffusion.make_schedule(s.betas, s.noise_scale)
-    return cls(config, params, schedule, sampling.make_upsampler(module, config.model.prediction,
-                                                                 config.model.network_input))
+    return cls(config, params)
 
   @property
-  def any_rate(self) -> bool:
-    """Whether the network takes any input rate and its band (NU-Wave 2), or one rate (NU-Wave)."""
-    return self.config.model.name == 'nuwave2'
-
-  @property
-  def baseline(self) -> str:
-    """What the model is scored beside: NU-Wave's 'linear' interpolation of its input, or for NU-Wave
-    2 the 'input' itself, resampled to 48 kHz (the network's condition)."""
-    return 'input' if self.any_rate else 'linear'
-
-  @property
-  def ratio(self) -> int:
-    return self.config.data.ratio
+  def sample_rate_hz(self) -> int:
+    """The output rate: 48000."""
+    return self.config.data.sample_rate_hz
 
   @property
   def input_rate_hz(self) -> int | None:
-    """NU-Wave's one input rate (48000 / ratio); None for NU-Wave 2, whose files bring their own."""
-    return None if self.any_rate else self.config.data.sample_rate_hz // self.ratio
+    """The one input rate the checkpoint takes (NU-Wave's 48000 / ratio), or None: any rate it
+    describes (`describe_input_rates`)."""
+    return self.family.input_rate_hz(self.config)
+
+  def describe_input_rates(self) -> str:
+    return self.family.describe_input_rates(self.config)
 
   @property
   def trim_multiple(self) -> int:
-    return trim_multiple(self.config)
+    """48 kHz ground truth is trimmed to a multiple of this many samples."""
+    return self.family.trim_multiple(self.config)
 
-  def simulate(self, reference: np.ndarray, input_rate_hz: int | None = None):
-    """(48 kHz condition, the input's own band at 48 kHz for --keep-input-band, band or None) of 48
-    kHz ground truth [channels, time] at `input_rate_hz` (NU-Wave: its own rate), made as the model
-    was trained (NU-Wave) or tested (NU-Wave 2); time a multiple of trim_multiple."""
-    if self.any_rate:
-      cond, band = conditioning.band_limited(reference, input_rate_hz)
-      return cond, cond, band
-    if input_rate_hz not in (None, self.input_rate_hz):
-      raise InputError(f'this checkpoint upsamples {self.input_rate_hz} Hz (x{self.ratio}), not {input_rate_hz} Hz')
-    d = self.config.data
-    low = conditioning.low_rate_signal(reference, self.ratio, d.lowpass_n_fft, d.lowpass_hop)
-    cond = conditioning.upsample_linear(low, self.ratio, reference.shape[-1])
-    return cond, band_merge.to_48k(low, self.input_rate_hz, cond.shape[1]), None
+  def upsample(self, audio: np.ndarray, rate: int, seed: int = 0, bandwidth: float | str | None = None,
+               keep_input_band: bool = False, resample: bool = False) -> np.ndarray:
+    """`audio` at `rate` Hz upsampled to 48 kHz: numpy [T] or [T, C] (float, or integer PCM at full
+    scale) -> float32 [T'] or [T', C], T' ~ T * 48000 / rate (NU-Wave 2: a multiple of 256). Every
+    channel is sampled with `seed`. bandwidth: NU-Wave 2 only, where the content stops when below rate
+    / 2 ('auto': detected from the spectrum; Hz: forced). keep_input_band: the output's band below the
+    input's cutoff replaced by the input itself. resample: NU-Wave only, another rate is resampled to
+    its input rate first. A recording whose band already reaches 24 kHz comes back resampled to 48 kHz
+    (or as it is). Raises InputError (a ValueError) for audio it cannot upsample."""
+    channels_first, layout = as_channels_first(audio)
+    condition, _ = self.condition_from_file(channels_first, rate, 'audio', resample, bandwidth)
+    if condition is None:
+      out = full_band_copy(channels_first, rate, self.sample_rate_hz)
+    else:
+      out = self.finish(condition, self.sample([condition], [seed])[0], keep_input_band)
+    return out[0] if layout == 'mono' else out.T
 
-  def condition_from_file(self, audio: np.ndarray, rate: int, path, resample: bool = False,
-                          cutoff_hz: float | None = None):
-    """(48 kHz condition [channels, time], the input's own band at 48 kHz [channels, time], band
-    [channels, 513] or None) of a decoded file [channels, n] at its own `rate`; an InputError names
-    the file if it cannot be. NU-Wave 2 only: cutoff_hz, the file's content cutoff when it is below
-    rate / 2 (`bandwidth.effective_bandwidth`); the condition is then made as at test time, low-passed
-    at that cutoff (`conditioning.band_limited`), and its band is the cutoff's."""
-    target = self.config.data.sample_rate_hz
-    if self.any_rate:
-      low = configuration.NUWAVE2_MIN_RATE_HZ
-      if rate < low:
-        raise InputError(f'{path}: {rate} Hz; NU-Wave 2 takes inputs from {low} Hz (a 3 kHz cutoff) up')
-      cond, band = conditioning.from_low_rate(audio, rate, target)
-      if cond.shape[1] == 0:
-        raise InputError(f'{path}: shorter than 256 samples at {target} Hz')
-      if cutoff_hz is not None and cutoff_hz < min(rate, target) / 2:
-        cond, band = conditioning.band_limited(cond, 2 * int(cutoff_hz), sample_rate_hz=target)
-      return cond, cond, band
-    if rate == target:
-      raise InputError(f'{path}: already {rate} Hz; pass --simulate to treat it as ground truth and '
-                       f'upsample its simulated version at {self.input_rate_hz} Hz')
-    if rate != self.input_rate_hz:
-      if not resample:
-        raise InputError(f'{path}: {rate} Hz, but this checkpoint upsamples {self.input_rate_hz} Hz '
-                         f'(x{self.ratio}); pass --resample to resample it to {self.input_rate_hz} Hz')
-      audio = soxr.resample(audio.T, rate, self.input_rate_hz, quality='VHQ').T.reshape(len(audio), -1)
-      if audio.shape[1] == 0:
-        raise InputError(f'{path}: too short to resample: no sample is left at {self.input_rate_hz} Hz')
-    audio = np.ascontiguousarray(audio, np.float32)
-    cond = conditioning.upsample_linear(audio, self.ratio)
-    return cond, band_merge.to_48k(audio, self.input_rate_hz, cond.shape[1]), None
+  def condition_from_file(self, audio: np.ndarray, rate: int, path='audio', resample: bool = False,
+                          bandwidth: float | str | None = None) -> tuple[Condition | None, str]:
+    """(the condition of a recording [channels, n] at its own rate, a note on its band ('' for
+    none)); None when its band already reaches 24 kHz. An InputError names `path`."""
+    return self.family.condition_from_file(self.config, audio, rate, path, resample, bandwidth)
+
+  def check_bandwidth(self, bandwidth: float | str | None) -> None:
+    """Raises a ValueError for a `bandwidth` this checkpoint cannot take (before any file is read)."""
+    self.family.check_bandwidth(self.config, bandwidth)
+
+  def simulate(self, reference: np.ndarray, input_rate_hz: int | None = None) -> Condition:
+    """The condition of an input at input_rate_hz (default: the one rate it takes) simulated from 48 kHz
+    ground truth [channels, time] (time a multiple of `trim_multiple`), as the family's test set
+    makes it."""
+    rate = input_rate_hz or self.input_rate_hz
+    if rate is None:
+      raise InputError(f'{self.family.title} simulates any input rate: give one')
+    return self.family.simulate(self.config, reference, rate)
+
+  def sample(self, conditions: list[Condition], seeds: list[int], on_batch=None) -> list[np.ndarray]:
+    """48 kHz outputs [channels, time], one per condition, every channel of condition i sampled with
+    seeds[i]; chunked and batched across all of them as config.sample says."""
+    signals = [(i, c) for i, condition in enumerate(conditions) for c in range(len(condition.signal))]
+    extras = {name: [conditions[i].extras[name][c] for i, c in signals] for name in conditions[0].extras} \
+        if conditions else {}
+    outputs = self.upsample_signals([conditions[i].signal[c] for i, c in signals], [seeds[i] for i, _ in signals],
+                                    on_batch, extras)
+    return [np.stack([o for (j, _), o in zip(signals, outputs) if j == i]) for i in range(len(conditions))]
+
+  def finish(self, condition: Condition, output: np.ndarray, keep_input_band: bool) -> np.ndarray:
+    """The sampled output [channels, time], with the input's own band kept below its cutoff if asked."""
+    if keep_input_band:
+      return input_band.keep_input_band(output, condition.input_48k, condition.cutoff_hz)
+    return output
 
   def chunk_samples(self) -> tuple[int, int]:
     """config.sample's (chunk, overlap) in samples, rounded to whole noise blocks."""
     s, block = self.config.sample, sampling.NOISE_BLOCK_SAMPLES
-    to_blocks = lambda seconds: round(seconds * self.config.data.sample_rate_hz / block) * block
+    to_blocks = lambda seconds: round(seconds * self.sample_rate_hz / block) * block
     chunk, overlap = max(block, to_blocks(s.chunk_seconds)), to_blocks(s.overlap_seconds)
     if not 0 <= overlap < chunk:
       raise InputError(f'the overlap ({s.overlap_seconds} s) must be shorter than the chunk '
@@ -154,32 +146,78 @@ class Upsampler:
     return chunk, overlap
 
   def count_chunks(self, lengths: list[int]) -> int:
+    """How many chunks signals of these lengths (48 kHz samples) are sampled in."""
     chunk, overlap = self.chunk_samples()
     return sum(len(sampling.plan_chunks(n, chunk, overlap)) for n in lengths)
 
   def upsample_signals(self, conditions: list[np.ndarray], seeds: list[int], on_batch=None,
-                       bands: list[np.ndarray] | None = None) -> list[np.ndarray]:
-    """48 kHz outputs [time] for 48 kHz conditions [time] of any length (and, for NU-Wave 2, their
-    bands [513]), each peak-normalised as in training and scaled back; chunked and batched as
+                       extras: dict[str, list[np.ndarray]] | None = None) -> list[np.ndarray]:
+    """48 kHz outputs [time] for 48 kHz conditions [time] of any length (and their `Condition.extras`,
+    one per signal), each peak-normalised as in training and scaled back; chunked and batched as
     config.sample says."""
     chunk, overlap = self.chunk_samples()
     peaks = [float(np.max(np.abs(c))) if len(c) else 0.0 for c in conditions]
     scaled = [c / p if p > 0 else c for c, p in zip(conditions, peaks)]
     keys = [jax.random.key(s) for s in seeds]
-    outputs = sampling.upsample_chunked(self.upsample, self.params, scaled, keys, self.schedule, chunk,
-                                        overlap, self.config.sample.batch_size, on_batch, bands)
+    outputs = sampling.sample_chunked(self.sampler.sample, self.params, scaled, keys, self.sampler.schedule, chunk,
+                                      overlap, self.config.sample.batch_size, on_batch, extras)
     # Silence in, silence out: a silent condition carries no information to upsample.
     return [o * p if p > 0 else np.zeros_like(o) for o, p in zip(outputs, peaks)]
 
 
-def trim_multiple(config: ml_collections.ConfigDict) -> int:
-  """Ground truth is trimmed to a multiple of this: NU-Wave's ratio, or NU-Wave 2's STFT hop (256)."""
-  return 256 if config.model.name == 'nuwave2' else config.data.ratio
+def load(checkpoint, use_ema: bool = True, overrides: list[str] = (), step: int | None = None) -> Upsampler:
+  """An `Upsampler` for a checkpoint directory (a training workdir or a converted checkpoint) or a
+  bundled model's name (`nuwave-jax models` lists them). overrides: 'sample.key=value' texts, as the
+  command line's --config.sample.key=value."""
+  return Upsampler.from_checkpoint(checkpoint, use_ema=use_ema, overrides=overrides, step=step)
+
+
+def bundled_name(checkpoint) -> bool:
+  """Whether `checkpoint` names a bundled model rather than a directory (a directory wins); a
+  FileNotFoundError for something that is neither, listing the bundled names."""
+  if pathlib.Path(checkpoint).is_dir():
+    return False
+  models.folder(str(checkpoint))  # raises, listing the known ones
+  return True
+
+
+def saved_config(checkpoint) -> ml_collections.ConfigDict:
+  """The config a checkpoint directory or a bundled model was made with."""
+  if bundled_name(checkpoint):
+    return configuration.load_saved_config(models.folder(str(checkpoint)))
+  return configuration.load_saved_config(checkpoint)
+
+
+def as_channels_first(audio) -> tuple[np.ndarray, str]:
+  """(float32 [channels, time], 'mono' or 'channels_last') of a numpy [T] or [T, C] array; integer
+  PCM is scaled to [-1, 1) by its full scale. Raises InputError for anything else."""
+  audio = np.asarray(audio)
+  if audio.ndim not in (1, 2) or audio.size == 0:
+    raise InputError(f'audio: expected a non-empty [time] or [time, channels] array, got shape {audio.shape}')
+  if np.issubdtype(audio.dtype, np.integer):
+    audio = audio / float(2 ** (8 * audio.dtype.itemsize - 1))
+  elif not np.issubdtype(audio.dtype, np.floating):
+    raise InputError(f'audio: expected float or integer samples, got {audio.dtype}')
+  audio = audio.astype(np.float32)
+  if not np.all(np.isfinite(audio)):
+    raise InputError('audio: has NaN or infinite samples')
+  if audio.ndim == 1:
+    return audio[None], 'mono'
+  return np.ascontiguousarray(audio.T), 'channels_last'
+
+
+def full_band_copy(audio: np.ndarray, rate: int, sample_rate_hz: int) -> np.ndarray:
+  """A recording [channels, n] whose band already reaches 24 kHz, at 48 kHz (polyphase resampling
+  from a higher rate)."""
+  if rate == sample_rate_hz:
+    return audio
+  return scipy.signal.resample_poly(audio, sample_rate_hz, rate, axis=-1).astype(np.float32)
 
 
 def seed_for(name: str, seed: int) -> int:
-  """A per-file seed from the run's seed and the file's name: the output does not depend on which
-  other files share the batch, nor on their order."""
+  """A per-file seed from the run's seed and the file's name (what `upsample --seed S` and `evaluate`
+  give file NAME): the output does not depend on which other files share the batch, nor on their
+  order."""
   return zlib.crc32(f'{seed}:{pathlib.Path(name).name}'.encode()) & 0x7FFFFFFF
 
 

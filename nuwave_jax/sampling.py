@@ -1,19 +1,18 @@
-"""The reverse diffusion as one jitted `lax.scan` (docs/reference.md §2, paper Algorithm 2).
+"""What every family's sampler shares: noise drawn by position, and signals of any length sampled in
+overlapping chunks, batched across signals.
 
-The sampler takes the denoiser as a callable and the schedule as arrays, so a test can pass an oracle
-denoiser and a new schedule of the same length does not recompile. Gaussian noise is a function of
-(example key, step, absolute sample position): a chunk of a long file that starts at sample s draws the
-same noise as the whole file does at s, which makes chunked sampling match unchunked sampling.
+Gaussian noise is a function of (example key, step, absolute sample position): a chunk of a long file
+that starts at sample s draws the same noise as the whole file does at s, which makes chunked sampling
+match unchunked sampling where the overlap covers the network's context. A family's sampler
+(`families.Sampler`) takes a batch of conditions, keys and start positions; `sample_chunked` cuts
+signals into chunks, calls it batch by batch and joins the chunks with a cross-fade.
 """
 
 from typing import Callable
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
-
-from nuwave_jax import diffusion
 
 NOISE_BLOCK_SAMPLES = 1024  # noise is drawn in blocks of this many samples, keyed by block index
 SHORT_WIDTHS = 8  # a signal shorter than a chunk is padded to a multiple of chunk / SHORT_WIDTHS
@@ -34,40 +33,6 @@ def positional_noise(keys: jax.Array, start_samples: jax.Array, time: int) -> No
     return jax.vmap(draw)(blocks).reshape(-1)[:time]
 
   return lambda i: jax.vmap(one_row, in_axes=(0, 0, None))(keys, first_block, i)
-
-
-def reverse_diffusion(denoise: diffusion.Denoiser, noise: NoiseFn,
-                      schedule: diffusion.Schedule) -> jax.Array:
-  """y_T ~ N(0, I), then T ancestral steps down to y_0. -> [batch, time] float32."""
-  num_steps = schedule.betas.shape[0]
-
-  def step(y, t):
-    level = jnp.broadcast_to(schedule.levels[t], y.shape[:1])
-    std = jnp.broadcast_to(schedule.noise_stds[t], y.shape[:1])
-    return diffusion.reverse_step(y, denoise(y, level, std), t, schedule, noise(t)), None
-
-  y, _ = jax.lax.scan(step, noise(0), jnp.arange(num_steps, 0, -1))
-  return y
-
-
-def make_upsampler(module: nn.Module, prediction: str = 'eps', network_input: str = 'noisy'):
-  """A jitted `upsample(params, cond, schedule, keys, start_samples) -> [batch, time]`.
-
-  cond: [batch, time] condition (`conditioning.make_condition` or a real low-rate file brought to
-  48 kHz); keys: [batch] PRNG keys; start_samples: [batch] int (0 for whole utterances). The condition
-  path (`module`'s condition_features) runs once per call; each of the T steps runs only the
-  noise-dependent part (its denoise). `prediction` is what the network outputs and `network_input`
-  what it sees in place of y_t (config.model.prediction, config.model.network_input).
-  """
-  @jax.jit
-  def upsample(params, cond, schedule, keys, start_samples):
-    variables = {'params': params}
-    features = module.apply(variables, cond, method='condition_features')
-    network = lambda x, level, std: module.apply(variables, x, features, level, std, method='denoise')
-    denoise = diffusion.make_denoiser(network, cond, prediction, network_input)
-    return reverse_diffusion(denoise, positional_noise(keys, start_samples, cond.shape[1]), schedule)
-
-  return upsample
 
 
 def _crossfade_weights(width: int, left: int, right: int) -> np.ndarray:
@@ -114,21 +79,22 @@ def plan_chunks(length: int, chunk: int, overlap: int) -> list[tuple[int, int]]:
   return [(start, chunk) for start in starts]
 
 
-def upsample_chunked(upsample, params, conditions: list[np.ndarray], keys: list[jax.Array], schedule,
-                     chunk: int, overlap: int, batch_size: int, on_batch: Callable[[int], None] | None = None,
-                     extras: list[np.ndarray] | None = None) -> list[np.ndarray]:
+def sample_chunked(sample, params, conditions: list[np.ndarray], keys: list[jax.Array], schedule,
+                   chunk: int, overlap: int, batch_size: int, on_batch: Callable[[int], None] | None = None,
+                   extras: dict[str, list[np.ndarray]] | None = None) -> list[np.ndarray]:
   """Samples signals of any length in overlapping chunks, batched across signals and chunks.
 
-  conditions: 48 kHz conditions [time] of any lengths; keys: one PRNG key per signal. Chunks of one
-  width are sampled `batch_size` at a time (the last call of a width takes only the chunks left, so
-  no row is computed for nothing) and joined with a cross-fade (`_crossfade_weights`). Because noise
-  is positional, a chunk draws the same noise as the whole signal, so with enough overlap the result
-  equals unchunked sampling. on_batch(n) is called after each call on n chunks (for a progress bar).
-  `schedule` is whatever `upsample` takes; `extras`, one array per signal that it takes as a last
-  argument, stacked per row (NU-Wave 2's band). Returns [time] float32s.
+  sample: a family's `Sampler.sample`; conditions: 48 kHz conditions [time] of any lengths; keys:
+  one PRNG key per signal; extras: {name: one array per signal} that `sample` takes by name, stacked
+  per row (NU-Wave 2's band mask). Chunks of one width are sampled `batch_size` at a time (the last
+  call of a width takes only the chunks left, so no row is computed for nothing) and joined with a
+  cross-fade (`_crossfade_weights`). Because noise is positional, a chunk draws the same noise as the
+  whole signal, so with enough overlap the result equals unchunked sampling. on_batch(n) is called
+  after each call on n chunks (for a progress bar). Returns [time] float32s.
   """
   if batch_size < 1:
     raise ValueError(f'batch_size must be at least 1, got {batch_size}')
+  extras = extras or {}
   work = []  # (signal, start, width, left overlap, right overlap)
   for i, cond in enumerate(conditions):
     plan = plan_chunks(len(cond), chunk, overlap)
@@ -150,10 +116,9 @@ def upsample_chunked(upsample, params, conditions: list[np.ndarray], keys: list[
         piece = conditions[i][start:start + width]
         cond[row, :len(piece)] = piece
       starts = np.array([start for _, start, *_ in batch], np.int32)
-      rows = [jnp.stack([keys[i] for i, *_ in batch])]
-      if extras is not None:
-        rows.append(np.stack([extras[i] for i, *_ in batch]))
-      out = np.asarray(upsample(params, cond, schedule, rows[0], starts, *rows[1:]))
+      batch_keys = jnp.stack([keys[i] for i, *_ in batch])
+      batch_extras = {name: np.stack([values[i] for i, *_ in batch]) for name, values in extras.items()}
+      out = np.asarray(sample(params, cond, schedule, batch_keys, starts, **batch_extras))
       for row, (i, start, _, left, right) in enumerate(batch):
         n = min(width, len(conditions[i]) - start)
         weights = _crossfade_weights(width, left, right)[:n]

@@ -2,6 +2,11 @@
 a second run of the same command does not compile again), and for training on a CPU, freed host
 memory kept for reuse (`host_memory`).
 
+Quiet on every CPU: TensorFlow turns its oneDNN custom operations on by itself on AVX-512 CPUs and
+then prints notices through absl before any log level applies, ahead of a command's own output (and
+its one-line errors). The commands turn them off whatever the environment says (the input pipeline's
+FFTs and gathers gain nothing from them); `TF_CPP_MIN_LOG_LEVEL` defaults to 3 (errors only).
+
 The cache lives in a user cache folder: $NUWAVE_JAX_CACHE_DIR if set (empty: no cache), else
 $XDG_CACHE_HOME/nuwave-jax/jax, else ~/.cache/nuwave-jax/jax. A compiled program is keyed by its
 computation, shapes, devices and JAX version, so a stale entry is never used; the folder can be
@@ -13,7 +18,8 @@ import logging
 import os
 import pathlib
 
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')  # before TensorFlow or XLA is loaded
+os.environ['TF_ENABLE_ONEDNN_OPTS'] = '0'  # before TensorFlow is loaded (module docstring)
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 
 CACHE_ENV = 'NUWAVE_JAX_CACHE_DIR'
 # Programs that compile faster than this are not worth a file (JAX's default is 1 s); the environment's

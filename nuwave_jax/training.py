@@ -29,11 +29,9 @@ from tqdm import tqdm
 
 from nuwave_jax import checkpoints
 from nuwave_jax import configuration
-from nuwave_jax import diffusion
 from nuwave_jax import evaluation
+from nuwave_jax import families
 from nuwave_jax import inference
-from nuwave_jax import model as model_lib
-from nuwave_jax.nuwave2 import diffusion as nuwave2_diffusion
 
 DATA_AXIS = 'data'
 
@@ -47,13 +45,15 @@ class TrainState(flax.struct.PyTreeNode):
 
 
 def learning_rate(config: ml_collections.ConfigDict):
-  """train.learning_rate, constant (the paper) or cosine-decayed to 0 at train.num_steps: a float or
-  an optax schedule (step -> lr)."""
+  """train.learning_rate, constant (the paper), or cosine- or linearly decayed to 0 at
+  train.num_steps: a float or an optax schedule (step -> lr)."""
   t = config.train
   if t.lr_decay == 'constant':
     return t.learning_rate
   if t.lr_decay == 'cosine':
     return optax.cosine_decay_schedule(t.learning_rate, t.num_steps)
+  if t.lr_decay == 'linear':
+    return optax.linear_schedule(t.learning_rate, 0.0, t.num_steps)
   raise ValueError(f'unknown train.lr_decay {t.lr_decay!r}')
 
 
@@ -85,83 +85,23 @@ def make_mesh(devices=None) -> Mesh:
   return Mesh(np.asarray(devices), (DATA_AXIS,))
 
 
-def init_state(config: ml_collections.ConfigDict, mesh: Mesh) -> TrainState:
-  """A fresh TrainState, created directly replicated on the mesh."""
-  module = model_lib.build_model(config)
+def init_state(config: ml_collections.ConfigDict, mesh: Mesh, params=None) -> TrainState:
+  """A fresh TrainState, created directly replicated on the mesh: the network's initialisation, or
+  `params` (a distillation student starts from its teacher)."""
+  family = families.of(config)
+  module = family.build_model(config)
   tx = make_optimizer(config)
 
-  def init():
+  def init(given):
     rng = jax.random.key(config.train.seed)
     init_rng, train_rng = jax.random.split(rng)
-    params = model_lib.init_params(module, init_rng)
-    return TrainState(step=jnp.zeros((), jnp.int32), params=params, ema_params=params,
-                      opt_state=tx.init(params), rng=jax.random.key_data(train_rng))
+    start = family.init_params(module, init_rng) if given is None else given
+    return TrainState(step=jnp.zeros((), jnp.int32), params=start, ema_params=start,
+                      opt_state=tx.init(start), rng=jax.random.key_data(train_rng))
 
-  return jax.jit(init, out_shardings=NamedSharding(mesh, P()))()
-
-
-def make_noise_draw(config: ml_collections.ConfigDict):
-  """`draw(rng, shape) -> (next rng, noise level l [batch], noise std s [batch], noise eps [batch,
-  time])`: a NU-Wave train step's random draws from its RNG key, l and s as config.diffusion draws them."""
-  d = config.diffusion
-  betas = diffusion.training_betas(d.num_steps, d.beta_start, d.beta_end)
-  levels, max_noise_std = diffusion.make_schedule(betas).levels, diffusion.largest_noise_std(betas)
-
-  def draw(rng, shape):
-    rng, level_rng, noise_rng = jax.random.split(rng, 3)
-    noise_level, noise_std = diffusion.sample_training_noise_level(
-        level_rng, levels, shape[0], d.log_uniform_fraction, d.noise_std_min, max_noise_std)
-    return rng, noise_level, noise_std, jax.random.normal(noise_rng, shape, jnp.float32)
-
-  return draw
-
-
-def make_objective(config: ml_collections.ConfigDict, module):
-  """The family's training objective as `(examples, loss)`:
-
-  examples(rng, batch) -> (next rng, a tuple of [global_batch, ...] arrays): the noisy inputs and
-  targets of one step, drawn once for the whole batch (microbatches split them by rows);
-  loss(params, *examples) -> the scalar loss.
-
-  NU-Wave (§3): a noise level per example, the configured prediction target and loss.
-  NU-Wave 2 (§8): low-discrepancy times t_i = (u + i / B) mod 1, y_t = alpha y0 + sigma eps, and L1
-  on eps; batch['band'] is each example's band mask. With diffusion.target 'residual', y0 is the
-  audio minus its condition; with model.prediction 'v', the target is v = alpha eps - sigma y0.
-  """
-  d = config.diffusion
-  if config.model.name == 'nuwave2':
-    def nuwave2_examples(rng, batch):
-      clean = batch['audio'] - batch['condition'] if d.target == 'residual' else batch['audio']
-      rng, time_rng, noise_rng = jax.random.split(rng, 3)
-      logsnr = nuwave2_diffusion.log_snr(nuwave2_diffusion.training_times(time_rng, clean.shape[0]),
-                                         d.logsnr_min, d.logsnr_max)
-      noise = jax.random.normal(noise_rng, clean.shape, jnp.float32)
-      noisy = nuwave2_diffusion.q_sample(clean, noise, logsnr)
-      level = nuwave2_diffusion.network_input(logsnr, d.logsnr_min, d.logsnr_max)
-      target = nuwave2_diffusion.velocity(clean, noise, logsnr) if config.model.prediction == 'v' else noise
-      return rng, (noisy, batch['condition'], batch['band'], level, target)
-
-    def nuwave2_loss(params, noisy, cond, band, level, target):
-      return nuwave2_diffusion.loss(target, module.apply({'params': params}, noisy, cond, band, level))
-
-    return nuwave2_examples, nuwave2_loss
-
-  draw_noise = make_noise_draw(config)
-  prediction, input_kind = config.model.prediction, config.model.network_input
-
-  def nuwave_examples(rng, batch):
-    audio, cond = batch['audio'], batch['condition']
-    rng, noise_level, noise_std, noise = draw_noise(rng, audio.shape)
-    noisy = diffusion.network_input(diffusion.q_sample(audio, noise_level, noise, noise_std), cond,
-                                    noise_level, input_kind)
-    target = diffusion.prediction_target(audio, noise, noise_level, noise_std, prediction)
-    return rng, (noisy, cond, noise_level, noise_std, target)
-
-  def nuwave_loss(params, noisy, cond, noise_level, noise_std, target):
-    output = module.apply({'params': params}, noisy, cond, noise_level, noise_std)
-    return diffusion.loss(target, output, d.loss)
-
-  return nuwave_examples, nuwave_loss
+  if params is not None:  # host copies, wherever they were, replicated on the mesh
+    params = replicate(jax.tree.map(np.asarray, params), mesh)
+  return jax.jit(init, out_shardings=NamedSharding(mesh, P()))(params)
 
 
 def check_batch_fits(batch_size: int, microbatches: int, devices: int) -> None:
@@ -180,26 +120,24 @@ def check_batch_fits(batch_size: int, microbatches: int, devices: int) -> None:
                    f'(--config.train.batch_size={below or above}){hint}')
 
 
-# XLA's TPU compiler (libtpu 0.0.42, jax[tpu] 0.10.2) aborts the process in its space-to-batch pass on
-# the weight gradient of BSFT's convolutions over the 513 bins ('Check failed:
-# PropagateOnBackpropFilterConv'); NU-Wave 2's train step compiles without that pass
-# (benchmarks/tpu_fit.py compiles it for each chip).
-NUWAVE2_TPU_COMPILER_OPTIONS = {'xla_tpu_run_space_to_batch': False,
-                                'xla_tpu_run_space_to_batch_on_new_platforms': False}
+def make_train_step(config: ml_collections.ConfigDict, mesh: Mesh, unroll_microbatches: bool | None = None,
+                    objective=None, with_constants: bool = False):
+  """`train_step(state, batch[, constants]) -> (state, metrics)`, jitted with shardings; donates `state`.
 
-
-def make_train_step(config: ml_collections.ConfigDict, mesh: Mesh, unroll_microbatches: bool | None = None):
-  """`train_step(state, batch) -> (state, metrics)`, jitted with shardings; donates `state`.
-
-  batch: {'audio', 'condition'}: [global_batch, time] (NU-Wave 2 also 'band': [global_batch, 513])
-  sharded over 'data'. metrics: {'loss', 'grad_norm'} float32 scalars. With train.microbatches = n
-  the batch is processed in n sequential parts and their gradients averaged: the same update, with
-  1/n of the activations. unroll_microbatches: whether their loop is unrolled (None: on a CPU only).
+  batch: {'audio', 'condition'}: [global_batch, time] and what else the family's condition makes
+  (NU-Wave 2: 'band_mask' [global_batch, 513]), sharded over 'data'. objective: `(examples, loss)` as
+  `Family.make_objective` returns them (the default: the family's own), which draws the noise and
+  computes the loss; with_constants: the step takes a third argument, replicated, that `examples`
+  gets after the batch (a distillation's teacher parameters). metrics: {'loss', 'grad_norm'} float32
+  scalars. With train.microbatches = n the batch is processed in n sequential parts and their
+  gradients averaged: the same update, with 1/n of the activations. unroll_microbatches: whether
+  their loop is unrolled (None: on a CPU only).
   """
-  module = model_lib.build_model(config)
+  family = families.of(config)
+  module = family.build_model(config)
   tx = make_optimizer(config)
   t = config.train
-  make_examples, loss_fn = make_objective(config, module)
+  make_examples, loss_fn = objective or family.make_objective(config, module)
   check_batch_fits(t.batch_size, t.microbatches, mesh.size)
   microbatches = t.microbatches
   # Unrolled on the CPU, where XLA runs the network 3-10x slower inside a while loop; rolled elsewhere,
@@ -207,8 +145,8 @@ def make_train_step(config: ml_collections.ConfigDict, mesh: Mesh, unroll_microb
   # (benchmarks/tpu_fit.py, NU-Wave's batch 36 in 4 parts on a v5e: 56.6 GiB unrolled, 14.7 rolled).
   unroll = mesh.devices.flat[0].platform == 'cpu' if unroll_microbatches is None else unroll_microbatches
 
-  def step_fn(state: TrainState, batch):
-    rng, examples = make_examples(jax.random.wrap_key_data(state.rng), batch)
+  def step_fn(state: TrainState, batch, *constants):
+    rng, examples = make_examples(jax.random.wrap_key_data(state.rng), batch, *constants)
     grad_fn = jax.value_and_grad(loss_fn)
     if microbatches == 1:
       loss, grads = grad_fn(state.params, *examples)
@@ -234,9 +172,16 @@ def make_train_step(config: ml_collections.ConfigDict, mesh: Mesh, unroll_microb
   replicated = NamedSharding(mesh, P())
   batch_sharding = NamedSharding(mesh, P(DATA_AXIS))
   on_tpu = mesh.devices.flat[0].platform == 'tpu'
-  return jax.jit(step_fn, in_shardings=(replicated, batch_sharding),
-                 out_shardings=(replicated, replicated), donate_argnums=0,
-                 compiler_options=NUWAVE2_TPU_COMPILER_OPTIONS if on_tpu and config.model.name == 'nuwave2' else None)
+  in_shardings = (replicated, batch_sharding) + ((replicated,) if with_constants else ())
+  return jax.jit(step_fn, in_shardings=in_shardings, out_shardings=(replicated, replicated), donate_argnums=0,
+                 compiler_options=(family.tpu_compiler_options or None) if on_tpu else None)
+
+
+def replicate(tree, mesh: Mesh):
+  """Host arrays (the same on every process) as arrays replicated on every device of the mesh."""
+  sharding = NamedSharding(mesh, P())
+  return jax.tree.map(lambda x: jax.make_array_from_callback(np.shape(x), sharding, lambda index: np.asarray(x)[index]),
+                      tree)
 
 
 def global_batch(local_batch: dict[str, np.ndarray], mesh: Mesh) -> dict[str, jax.Array]:
@@ -331,7 +276,7 @@ def eval_clips(utterances: list[tuple[str, np.ndarray]], config) -> tuple[list, 
   """The (name, 48 kHz audio) pairs a run's evals score, each cropped to config.train.eval_seconds,
   and a reason for each one left out (`evaluation.scorable`)."""
   max_samples = int(config.train.eval_seconds * config.data.sample_rate_hz)
-  return evaluation.scorable([(n, a[:max_samples]) for n, a in utterances], inference.trim_multiple(config))
+  return evaluation.scorable([(n, a[:max_samples]) for n, a in utterances], families.of(config).trim_multiple(config))
 
 
 def as_rows(signals: list[np.ndarray]) -> np.ndarray:
@@ -379,39 +324,50 @@ def check_workdir(config: ml_collections.ConfigDict, workdir) -> None:
                        f'{config.train.lr_decay!r}: resume with the same, or use a new --workdir')
 
 
-def run_evals(upsampler, eval_set, step: int, first: bool, writer: SummaryWriter, log) -> None:
-  """One eval of the EMA params on the eval clips, at every input rate the run scores (NU-Wave: its
-  own; NU-Wave 2: config.data.eval_rates_hz), into TensorBoard beside the input's baseline; audio of
-  the outputs (and, at the first eval, of the references and inputs) and a line per rate to `log`."""
+def run_evals(upsampler, eval_set, step: int, first: bool, writer: SummaryWriter, log, beside=None) -> None:
+  """One eval of the EMA params on the eval clips at every input rate the family evaluates
+  (`Family.eval_rates`: NU-Wave's one, NU-Wave 2's config.data.eval_rates_hz), into TensorBoard as
+  eval_<rate>hz/<metric> beside the input's, eval_<rate>hz/<metric>_input; audio of the outputs (and,
+  at the first eval, of the references and inputs) and a line per rate to `log`. beside: (a label,
+  {rate: {metric: value}}), another model's scores on the same clips, logged as <metric>_<label> (a
+  distillation's teacher)."""
   config = upsampler.config
-  rates = config.data.eval_rates_hz if upsampler.any_rate else (upsampler.input_rate_hz,)
-  for rate in rates:
+  for i, rate in enumerate(upsampler.family.eval_rates(config)):
     result = evaluation.evaluate(upsampler, eval_set, 1, config.sample.seed, input_rate_hz=rate)
-    model, baseline = result.report['model'], result.report[upsampler.baseline]
-    tag = f'eval_{rate}hz' if upsampler.any_rate else 'eval'
-    writer.scalars(step, {**{f'{tag}/{k}': v['mean'] for k, v in model.items()},
-                          **{f'{tag}/{k}_{upsampler.baseline}': v for k, v in baseline.items()}})
+    model, baseline = result.report['model'], result.report['input']
+    tag = f'eval_{rate}hz'
+    scalars = {**{f'{tag}/{k}': v['mean'] for k, v in model.items()},
+               **{f'{tag}/{k}_input': v for k, v in baseline.items()}}
+    other = ''
+    if beside:
+      label, scores = beside
+      scalars.update({f'{tag}/{k}_{label}': v for k, v in scores[rate].items()})
+      other = f", {label} {scores[rate]['lsd']:.3f}"
+    writer.scalars(step, scalars)
     writer.audio(step, f'{tag}/upsampled', as_rows(result.outputs), config.data.sample_rate_hz)
     if first:
-      writer.audio(step, f'{tag}/{upsampler.baseline}', as_rows(result.conditions), config.data.sample_rate_hz)
-      if rate == rates[0]:
+      writer.audio(step, f'{tag}/input', as_rows(result.conditions), config.data.sample_rate_hz)
+      if i == 0:
         writer.audio(step, 'eval/reference', as_rows(result.references), config.data.sample_rate_hz)
-    at = f' at {rate / 1000:g} kHz' if upsampler.any_rate else ''
-    log(f"step {step}: eval{at} SNR {model['snr']['mean']:.2f} dB ({upsampler.baseline} {baseline['snr']:.2f}), "
-        f"LSD {model['lsd']['mean']:.3f} ({upsampler.baseline} {baseline['lsd']:.3f}), "
+    log(f"step {step}: eval at {rate / 1000:g} kHz SNR {model['snr']['mean']:.2f} dB (input {baseline['snr']:.2f}), "
+        f"LSD {model['lsd']['mean']:.3f} (input {baseline['lsd']:.3f}{other}), "
         f"LSD-HF {model['lsd_hf']['mean']:.3f} ({baseline['lsd_hf']:.3f})")
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir,
                        train_data: Callable[[int], Iterable[dict[str, np.ndarray]]],
-                       eval_utterances: list[tuple[str, np.ndarray]] = ()) -> TrainState:
+                       eval_utterances: list[tuple[str, np.ndarray]] = (), *, objective=None, constants=None,
+                       initial_params=None, beside=None) -> TrainState:
   """Trains until config.train.num_steps (resuming from the newest checkpoint in workdir).
 
   train_data(start_step): this process's batches {'audio', 'condition'}: [local_batch, time] from
   `start_step` on, the same batches an uninterrupted run would see (`pipeline.train_dataset`).
   eval_utterances: (name, 48 kHz audio) pairs sampled at every eval step on process 0.
-  Stops early, after saving, on SIGTERM or a first SIGINT. Raises FloatingPointError on a NaN or Inf
-  loss.
+  objective, constants: another objective than the family's and the constants its examples take
+  (`make_train_step`; a distillation stage's, with its teacher's parameters); initial_params: where
+  a fresh run starts (default: the network's initialisation); beside: scores logged beside the evals'
+  (`run_evals`). Stops early, after saving, on SIGTERM or a first SIGINT (the returned state's step
+  is then below train.num_steps). Raises FloatingPointError on a NaN or Inf loss.
   """
   workdir = pathlib.Path(workdir)
   t = config.train
@@ -420,13 +376,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir,
   check_workdir(config, workdir)
 
   mesh = make_mesh()
-  train_step = make_train_step(config, mesh)  # checks the batch against devices and microbatches
+  # checks the batch against devices and microbatches
+  train_step = make_train_step(config, mesh, objective=objective, with_constants=constants is not None)
+  extra = () if constants is None else (replicate(constants, mesh),)
   lr = learning_rate(config)
   manager = checkpoints.make_manager(workdir, keep=t.keep_checkpoints)
   state = restore_newest(manager, abstract_state(config, mesh), print if is_main else lambda _: None) \
       if manager.all_steps() else None
   if state is None:
-    state = init_state(config, mesh)
+    state = init_state(config, mesh, initial_params)
   elif is_main:
     print(f'resumed {workdir} at step {int(jax.device_get(state.step))}')
   if is_main:  # only once the checkpoint fits: a failed resume must not rewrite the workdir's config
@@ -453,7 +411,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir,
   try:
     while step < t.num_steps:
       batch = global_batch({k: np.asarray(v) for k, v in next(data).items()}, mesh)
-      state, step_metrics = train_step(state, batch)
+      state, step_metrics = train_step(state, batch, *extra)
       step += 1
       if pending is not None:
         values = read(*pending)
@@ -472,9 +430,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir,
         save_state(manager, state)
       if eval_set and (step % t.eval_every == 0 or step == t.num_steps):
         if is_main:
-          upsampler = upsampler or inference.Upsampler.for_params(config, None)
+          upsampler = upsampler or inference.Upsampler(config, None)
           upsampler.params = jax.device_get(state.ema_params)
-          run_evals(upsampler, eval_set, step, step == t.eval_every, writer, progress.write)
+          run_evals(upsampler, eval_set, step, step == t.eval_every, writer, progress.write, beside)
       if stop:
         if is_main:
           progress.write(f'stopped: saved step {step} in {workdir}; run the same command to resume')

@@ -112,15 +112,21 @@ def nuwave2_tiny_folder_config(synthetic_folder, tmp_path):
   return config
 
 
+def init_params(config, seed: int = 0):
+  """Fresh parameters of the network `config` describes (its family's init)."""
+  import jax
+
+  from nuwave_jax import families
+  family = families.of(config)
+  return family.init_params(family.build_model(config), jax.random.key(seed))
+
+
 @pytest.fixture(scope='package')
 def tiny_checkpoint(tmp_path_factory):
   """A tiny (untrained) checkpoint directory, as training writes it (params and EMA params)."""
-  import jax
-
   from nuwave_jax import checkpoints
-  from nuwave_jax import model as model_lib
   config = tiny.get_config()
   directory = tmp_path_factory.mktemp('checkpoint')
-  params = model_lib.init_params(model_lib.build_model(config), jax.random.key(0))
+  params = init_params(config)
   checkpoints.save_params(directory, config, {'params': params, 'ema_params': params}, step=10)
   return directory

@@ -1,4 +1,4 @@
-"""NU-Wave 2's training condition in TF (`data/band_limit.py`) against scipy (`conditioning.band_limited`),
+"""NU-Wave 2's training condition in TF (`nuwave2/band_limit.py`) against scipy (`conditioning.band_limited`),
 and the pipeline that draws it."""
 
 import numpy as np
@@ -6,9 +6,9 @@ import pytest
 import scipy.signal
 import tensorflow as tf
 
-from nuwave_jax import conditioning
-from nuwave_jax.data import band_limit
 from nuwave_jax.data import pipeline
+from nuwave_jax.nuwave2 import band_limit
+from nuwave_jax.nuwave2 import conditioning
 
 
 def _speech_like(n, seed=0):
@@ -87,10 +87,10 @@ def test_train_batches_carry_the_condition_and_band_of_their_draw(nuwave2_tiny_f
   config.data.filter_orders = (8, 8)
   config.data.filter_ripples_db = (0.05,)
   batch = next(pipeline.train_dataset(config).as_numpy_iterator())
-  assert set(batch) == {'audio', 'condition', 'band'}
+  assert set(batch) == {'audio', 'condition', 'band_mask'}
   assert batch['audio'].shape == batch['condition'].shape == (4, 2048)
-  assert batch['band'].dtype == np.int32
-  np.testing.assert_array_equal(batch['band'], np.broadcast_to(conditioning.band_mask(10000), (4, 513)))
+  assert batch['band_mask'].dtype == np.int32
+  np.testing.assert_array_equal(batch['band_mask'], np.broadcast_to(conditioning.band_mask(10000), (4, 513)))
   expected, _ = conditioning.band_limited(batch['audio'], 10000)
   np.testing.assert_allclose(batch['condition'], expected, rtol=0, atol=1e-5)
 
@@ -98,15 +98,15 @@ def test_train_batches_carry_the_condition_and_band_of_their_draw(nuwave2_tiny_f
 def test_the_draws_cover_their_ranges_and_resume_exactly(nuwave2_tiny_folder_config):
   config = nuwave2_tiny_folder_config
   batches = list(pipeline.train_dataset(config).take(12).as_numpy_iterator())
-  kept_bins = np.concatenate([b['band'].sum(axis=1) for b in batches])
+  kept_bins = np.concatenate([b['band_mask'].sum(axis=1) for b in batches])
   # cutoffs 3-24 kHz: 64 to 513 bins kept (int(f_c / 24000 * 513)), spread over the range
   assert kept_bins.min() >= 64 and kept_bins.max() <= 513 and np.ptp(kept_bins) > 200
   for b in batches:
-    cutoff_bins = b['band'].sum(axis=1)
+    cutoff_bins = b['band_mask'].sum(axis=1)
     spectrum = np.abs(np.fft.rfft(b['condition'] * np.hanning(b['condition'].shape[1]), axis=1)) ** 2
     for row, bins in zip(spectrum, cutoff_bins):  # nothing of the condition lies 1.4 kHz above its band
       edge = int(len(row) * min(bins + 30, 513) / 513)
       assert row[edge:].sum() <= 1e-4 * row.sum()  # the resampler's stopband is -57 dB
   resumed = next(pipeline.train_dataset(config, start_step=7).as_numpy_iterator())
-  for key in ('audio', 'condition', 'band'):
+  for key in ('audio', 'condition', 'band_mask'):
     np.testing.assert_array_equal(resumed[key], batches[7][key])

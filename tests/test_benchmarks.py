@@ -4,13 +4,11 @@ import os
 import subprocess
 import sys
 
-import jax
 import numpy as np
 import pytest
 
 from configs import nuwave2_tiny
 from nuwave_jax import checkpoints
-from nuwave_jax import model as model_lib
 from tests import conftest
 
 # Imports that fail: the accelerator check must run where TensorFlow is not installed.
@@ -27,6 +25,7 @@ def _run(*args, timeout=600):
                         timeout=timeout, env=env)
 
 
+@pytest.mark.slow
 def test_accelerator_check_runs_without_tensorflow_and_prints_one_table():
   result = _run('-c', _WITHOUT_TENSORFLOW, 'benchmarks/accelerator.py', '--config', 'tiny', '--batch', '2',
                 '--samples', '2048', '--seconds', '0.1', '--repeats', '1')
@@ -45,10 +44,10 @@ def v_residual_checkpoint(tmp_path_factory):
   log-SNR embedding (the diagnostics must go through the one denoiser to read it right)."""
   from configs import tiny
   config = tiny.get_config()
-  config.model.prediction, config.model.network_input = 'v', 'residual'
+  config.model.prediction, config.model.network_input = 'v', 'noisy_minus_condition'
   config.model.noise_input, config.model.embedding_scale = 'log_snr', 1.0
   directory = tmp_path_factory.mktemp('v_residual')
-  params = model_lib.init_params(model_lib.build_model(config), jax.random.key(0))
+  params = conftest.init_params(config)
   checkpoints.save_params(directory, config, {'params': params, 'ema_params': params}, step=1)
   return directory
 
@@ -78,8 +77,8 @@ def test_corpus_diagnostics_run(synthetic_folder, script, args, expected):
 
 def test_nuwave2_denoiser_levels_prints_a_row_per_sampler_step(synthetic_folder, tmp_path, v_residual_checkpoint):
   config = nuwave2_tiny.get_config()
-  config.model.prediction, config.diffusion.target = 'v', 'residual'
-  params = model_lib.init_params(model_lib.build_model(config), jax.random.key(0))
+  config.model.prediction, config.diffusion.target = 'v', 'signal_minus_condition'
+  params = conftest.init_params(config)
   checkpoints.save_params(tmp_path / 'nuwave2', config, {'params': params})
   result = _run('benchmarks/diagnostics/nuwave2_denoiser_levels.py', '--checkpoint', str(tmp_path / 'nuwave2'),
                 '--data', str(synthetic_folder / 'eval'), '--limit', '2', '--seconds', '0.1', '--rate', '16000')

@@ -28,9 +28,33 @@ def test_the_command_lists_its_subcommands_and_each_help_fits_a_screen():
     assert help_text.returncode == 0, help_text.stderr
     lines = help_text.stdout.splitlines()
     assert len(lines) <= 40 and max(map(len, lines)) <= 100, (command, len(lines))
-  assert '24000 Hz for x2, 16000 Hz for x3' in _run('upsample', '--help').stdout
+  described = ' '.join(_run('upsample', '--help').stdout.split())
+  assert '(24000 Hz for x2, 16000 Hz for x3); NU-Wave 2: any rate from 6000 Hz' in described
   unknown = _run('upsampel')
   assert unknown.returncode == 2 and "unknown command 'upsampel'" in unknown.stderr
+
+
+@pytest.mark.parametrize('argv, expected', [
+    (['prepare', '--config', 'configs/tiny.py', '--config.data.dir=/nonexistent'],
+     "config.data.dir='/nonexistent' is not a folder of audio files"),
+    (['train', '--config', 'configs/nuwave2_tiny.py', '--workdir', '/nonexistent/run', '--config.train.batch_sise=2'],
+     "names no field of the config: 'batch_sise'"),
+    (['evaluate', '--checkpoint', 'tests/fixtures/saved_before_family_packages/nuwave_tiny', '--data', 'config',
+      '--output', '/nonexistent/report'], "config.data.dir='' is not a folder of audio files"),
+    (['upsample', '--checkpoint', 'tests/fixtures/saved_before_family_packages/nuwave2_tiny', 'missing.wav',
+      '--output', '/nonexistent/out'], 'missing.wav: no such file or folder'),
+])
+def test_every_command_fails_in_one_line_on_every_cpu(argv, expected):
+  """TensorFlow turns its oneDNN operations on by itself on AVX-512 CPUs and then prints two notices
+  through absl before any log level applies; forced on here (any x86 CPU), with no log level set, the
+  command's error must still be all it prints."""
+  env = {k: v for k, v in os.environ.items() if k not in ('TF_CPP_MIN_LOG_LEVEL', 'XLA_FLAGS')}
+  result = subprocess.run([sys.executable, '-m', 'nuwave_jax', *argv], cwd=conftest.REPO, capture_output=True,
+                          text=True, timeout=300, env=dict(env, TF_ENABLE_ONEDNN_OPTS='1'))
+  assert result.returncode == 2
+  lines = result.stderr.splitlines()
+  assert lines[0].startswith('error: ') and expected in lines[0] and len(lines) <= 2, result.stderr[-2000:]
+  assert 'oneDNN' not in result.stderr and 'absl' not in result.stderr and result.stdout == ''
 
 
 def test_subcommands_train_evaluate_and_upsample(tiny_checkpoint, synthetic_folder, tmp_path):
@@ -43,7 +67,7 @@ def test_subcommands_train_evaluate_and_upsample(tiny_checkpoint, synthetic_fold
   evaluated = _run('evaluate', '--checkpoint', str(run), '--data', str(synthetic_folder / 'eval'), '--runs', '1',
                    '--output', str(tmp_path / 'report'), '--config.sample.batch_size=3')
   assert evaluated.returncode == 0, evaluated.stderr[-3000:]
-  assert '| linear |' in evaluated.stdout and (tmp_path / 'report' / 'report.json').is_file()
+  assert '| 24 kHz, input |' in evaluated.stdout and (tmp_path / 'report' / 'report.json').is_file()
   refused = _run('evaluate', '--checkpoint', str(run), '--data', str(synthetic_folder / 'eval'),
                  '--output', str(tmp_path / 'r2'), '--config.model.residual_channels=4')
   assert refused.returncode == 2 and 'model.residual_channels is fixed by the checkpoint' in refused.stderr

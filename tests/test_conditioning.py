@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from nuwave_jax import conditioning
+from nuwave_jax.nuwave import conditioning
 
 
 def test_half_pixel_linear_interpolation_closed_form():

@@ -5,7 +5,9 @@ import pathlib
 import pytest
 
 from configs import nuwave2_tiny
+from configs import tiny
 from nuwave_jax import configuration
+from nuwave_jax import families
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
@@ -15,13 +17,19 @@ def test_every_shipped_config_passes(path):
   configuration.check_config(configuration.load_config_file(path))
 
 
-@pytest.mark.parametrize('field', sorted(configuration.CHOICES))
-def test_a_misspelt_choice_is_refused_by_name(tiny_config, field):
+TINY = {'nuwave': tiny.get_config, 'nuwave2': nuwave2_tiny.get_config}
+
+
+@pytest.mark.parametrize('family, field', [(name, field) for name in sorted(TINY) for field in
+                                           sorted({**configuration.CHOICES, **families.get(name).choices})])
+def test_a_misspelt_choice_is_refused_by_name(family, field):
+  config = TINY[family]()
   group, key = field.split('.')
-  assert tiny_config[group][key] in configuration.CHOICES[field]  # every choice field is in the config
-  tiny_config[group][key] = 'typo'
+  choices = {**configuration.CHOICES, **families.get(family).choices}[field]
+  assert config[group][key] in choices  # every choice field is in the config
+  config[group][key] = 'typo'
   with pytest.raises(ValueError, match=rf"^{field} must be one of \(.*\), got 'typo'$"):
-    configuration.check_config(tiny_config)
+    configuration.check_config(config)
 
 
 @pytest.mark.parametrize('field, value, rule', [

@@ -9,7 +9,7 @@ import pytest
 from nuwave_jax import checkpoints
 from nuwave_jax import configuration
 from nuwave_jax import convert
-from nuwave_jax import model as model_lib
+from nuwave_jax.nuwave import model as model_lib
 from tests import reference_numpy
 
 

@@ -6,8 +6,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from nuwave_jax import cpu_kernels
-from nuwave_jax import model as model_lib
+from nuwave_jax.nuwave import cpu_kernels
+from nuwave_jax.nuwave import model as model_lib
 
 
 def _build(config, kernels):

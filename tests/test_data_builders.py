@@ -8,11 +8,11 @@ import pytest
 import soundfile
 import tensorflow_datasets as tfds
 
-from nuwave_jax import conditioning
 from nuwave_jax import metrics
 from nuwave_jax.data import audio as audio_io
 from nuwave_jax.data import builders
 from nuwave_jax.data import pipeline
+from nuwave_jax.nuwave import conditioning
 from tests.conftest import write_fake_vctk
 
 # The 110 speakers of VCTK 0.92 (speaker-info.txt): p225..p376 with gaps, and s5.

@@ -5,21 +5,22 @@ import pytest
 import soundfile
 import tensorflow as tf
 
-from nuwave_jax import conditioning
 from nuwave_jax.data import audio as audio_io
 from nuwave_jax.data import pipeline
+from nuwave_jax.nuwave import conditioning
+from nuwave_jax.nuwave import conditioning_tf
 
 
 @pytest.mark.parametrize('ratio,length', [(2, 2048), (3, 2048), (2, 5001), (3, 32768)])
 def test_tf_condition_equals_numpy_reference(ratio, length):
   audio = np.random.default_rng(ratio + length).uniform(-1, 1, (3, length)).astype(np.float32)
-  got = pipeline.make_condition_tf(tf.constant(audio), ratio).numpy()
+  got = conditioning_tf.make_condition_tf(tf.constant(audio), ratio).numpy()
   np.testing.assert_allclose(got, conditioning.make_condition(audio, ratio), atol=1e-5)
 
 
 def test_tf_linear_interpolation_has_half_pixel_edges():
   low = tf.constant([[0.0, 1.0, 2.0]])
-  np.testing.assert_allclose(pipeline.upsample_linear_tf(low, 2, 6).numpy(),
+  np.testing.assert_allclose(conditioning_tf.upsample_linear_tf(low, 2, 6).numpy(),
                              [[0, 0.25, 0.75, 1.25, 1.75, 2]], atol=1e-7)
 
 

@@ -1,4 +1,4 @@
-"""Schedules, noise levels, q_sample, the loss and the reverse step against closed forms."""
+"""NU-Wave's diffusion: schedules, noise levels, q_sample, the loss and the reverse step against closed forms."""
 
 import jax
 import jax.numpy as jnp
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from configs import default
-from nuwave_jax import conditioning
-from nuwave_jax import diffusion
+from nuwave_jax.nuwave import conditioning
+from nuwave_jax.nuwave import diffusion
 
 
 def test_training_schedule_matches_closed_form(paper_config):
@@ -98,18 +98,18 @@ def test_q_sample_uses_the_given_noise_std_where_the_level_rounds_to_one():
   clean, noise = jnp.full((1, 4), 0.25), jnp.ones((1, 4))
   level, std = diffusion.sample_log_uniform_noise_level(jax.random.key(0), 1e-4, 1.01e-4, 1)
   assert float(level[0]) == 1.0  # 1 - 5e-9 in float32
-  np.testing.assert_allclose(diffusion.q_sample(clean, level, noise, std), 0.25 + float(std[0]), rtol=1e-7)
-  np.testing.assert_array_equal(diffusion.q_sample(clean, level, noise), clean)
+  np.testing.assert_allclose(diffusion.q_sample(clean, noise, level, std), 0.25 + float(std[0]), rtol=1e-7)
+  np.testing.assert_array_equal(diffusion.q_sample(clean, noise, level), clean)
 
 
 def test_q_sample_has_the_right_mean_and_variance():
   clean = jnp.array([[0.5, -1.0, 0.0]])
   level = jnp.array([0.6])
   noise = jax.random.normal(jax.random.key(1), (100_000, 3))
-  noisy = diffusion.q_sample(jnp.broadcast_to(clean, (100_000, 3)), jnp.full((100_000,), 0.6), noise)
+  noisy = diffusion.q_sample(jnp.broadcast_to(clean, (100_000, 3)), noise, jnp.full((100_000,), 0.6))
   np.testing.assert_allclose(noisy.mean(0), 0.6 * np.asarray(clean[0]), atol=0.01)
   np.testing.assert_allclose(noisy.var(0), 1 - 0.36, rtol=0.02)
-  exact = diffusion.q_sample(clean, level, jnp.ones((1, 3)))
+  exact = diffusion.q_sample(clean, jnp.ones((1, 3)), level)
   np.testing.assert_allclose(exact, 0.6 * clean + 0.8, rtol=1e-6)
 
 
@@ -165,7 +165,7 @@ def test_v_prediction_round_trips_to_the_noise_and_the_clean_signal():
   clean, noise = rng.normal(size=(2, 3, 400)).astype(np.float32)
   schedule = diffusion.make_schedule(default.PAPER_SAMPLING_BETAS)
   level, std = schedule.levels[jnp.array([1, 5, 8])], schedule.noise_stds[jnp.array([1, 5, 8])]
-  noisy = diffusion.q_sample(clean, level, noise, std)
+  noisy = diffusion.q_sample(clean, noise, level, std)
   v = diffusion.prediction_target(clean, noise, level, std, 'v')
   np.testing.assert_allclose(v, level[:, None] * noise - std[:, None] * clean, rtol=1e-6)
   # y = l y0 + s eps and l^2 + s^2 = 1: s y + l v = eps and l y - s v = y0.
@@ -177,7 +177,7 @@ def test_v_prediction_round_trips_to_the_noise_and_the_clean_signal():
     diffusion.noise_from_prediction(v, noisy, level, std, 'x0')
 
 
-def test_the_residual_input_leaves_only_noise_and_the_missing_band():
+def test_the_noisy_minus_condition_input_leaves_only_noise_and_the_missing_band():
   rate, time = 48000, 4800
   t = np.arange(time) / rate
   # Low tones: the condition's half-pixel interpolation delays it by one 48 kHz sample at x3, which
@@ -188,9 +188,9 @@ def test_the_residual_input_leaves_only_noise_and_the_missing_band():
   cond = conditioning.make_condition(clean, 3)
   noise = np.random.default_rng(0).normal(size=clean.shape).astype(np.float32)
   level, std = jnp.array([0.8]), jnp.array([0.6])
-  noisy = diffusion.q_sample(clean, level, noise, std)
+  noisy = diffusion.q_sample(clean, noise, level, std)
   assert diffusion.network_input(noisy, cond, level, 'noisy') is noisy
-  signal = np.asarray(diffusion.network_input(noisy, cond, level, 'residual')) - 0.6 * noise
+  signal = np.asarray(diffusion.network_input(noisy, cond, level, 'noisy_minus_condition')) - 0.6 * noise
   # What is left of l y0 once the noise is removed: its low band (< 8 kHz) is gone, its high band is not.
   def band(x, lo_hz, hi_hz):  # rms of the FFT bins in [lo_hz, hi_hz)
     return np.sqrt(np.mean(np.abs(np.fft.rfft(x[0])[lo_hz * time // rate:hi_hz * time // rate])**2))

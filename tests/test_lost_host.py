@@ -11,6 +11,7 @@ import time
 
 import jax
 import numpy as np
+import pytest
 
 from nuwave_jax import checkpoints
 from tests import conftest
@@ -52,6 +53,7 @@ def _params(workdir):
   return jax.tree.leaves(jax.device_get(params))
 
 
+@pytest.mark.slow
 def test_a_killed_process_stops_the_other_and_a_restart_resumes_exactly(synthetic_folder, tmp_path):
   tfds = tmp_path / 'tfds'
   _finish(_start(tmp_path / 'unbroken', synthetic_folder, tfds))

@@ -8,8 +8,8 @@ import pytest
 from configs import default
 from nuwave_jax import checkpoints
 from nuwave_jax import convert
-from nuwave_jax import diffusion
-from nuwave_jax import model as model_lib
+from nuwave_jax.nuwave import diffusion
+from nuwave_jax.nuwave import model as model_lib
 from tests import reference_numpy
 
 
@@ -143,12 +143,12 @@ def test_log_snr_input_tells_the_last_sampling_steps_apart(tiny_config):
   schedule = diffusion.make_schedule(default.PAPER_SAMPLING_BETAS)
   levels, stds = schedule.levels[1:], schedule.noise_stds[1:]
   alpha_bars = np.cumprod(1 - np.array(default.PAPER_SAMPLING_BETAS))
-  np.testing.assert_allclose(model_lib.log_snr(levels, stds), np.log(alpha_bars / (1 - alpha_bars)),
+  np.testing.assert_allclose(model_lib.level_log_snr(levels, stds), np.log(alpha_bars / (1 - alpha_bars)),
                              rtol=1e-5)
   # Steps 1 and 2 (std 1e-3 and 1.7e-3): the level's features barely move, the log-SNR's do.
   features = lambda x, scale: np.asarray(model_lib.noise_level_features(x[:2], 128, scale))
   moved_level = np.abs(np.diff(features(levels, 50000.0), axis=0)).max()
-  moved_log_snr = np.abs(np.diff(features(model_lib.log_snr(levels, stds), 1.0), axis=0)).max()
+  moved_log_snr = np.abs(np.diff(features(model_lib.level_log_snr(levels, stds), 1.0), axis=0)).max()
   assert moved_level < 0.06 and moved_log_snr > 0.5
 
   tiny_config.model.noise_input = 'log_snr'

@@ -43,6 +43,7 @@ def drive_and_vm(tmp_path) -> dict:
               VCTK_DIR=str(tmp_path / 'vm' / 'VCTK-Corpus-0.92'), PLATFORM='cpu', UPSAMPLE_FILES=[])
 
 
+@pytest.mark.slow
 def test_colab_notebook_trains_resumes_and_upsamples(tmp_path):
   speakers = ['p225', 'p226'] + list(builders.VCTK_TEST_SPEAKERS)
   corpus = conftest.write_fake_vctk(tmp_path / 'download', speakers, utterances=2, samples=24000)
@@ -81,6 +82,7 @@ def test_colab_notebook_trains_resumes_and_upsamples(tmp_path):
   assert 'nothing to upsample' in output
 
 
+@pytest.mark.slow
 def test_colab_notebook_trains_evaluates_and_upsamples_nuwave2(tmp_path):
   speakers = ['p225', 'p226'] + list(builders.VCTK_TEST_SPEAKERS)
   corpus = conftest.write_fake_vctk(tmp_path / 'download', speakers, utterances=1, samples=24000)
@@ -100,6 +102,7 @@ def test_colab_notebook_trains_evaluates_and_upsamples_nuwave2(tmp_path):
   assert 'SNR' in output and '(input:' in output  # --simulate 12000 scored the file beside its input
 
 
+@pytest.mark.slow
 def test_colab_notebook_stops_without_the_platform(tmp_path):
   """A runtime without a TPU stops at the chip check instead of training on the CPU."""
   parameters = dict(drive_and_vm(tmp_path), CONFIG='configs/tiny.py', VCTK_ZIP=str(tmp_path / 'none.zip'),

@@ -11,13 +11,14 @@ import pytest
 from configs import nuwave2
 from configs import nuwave2_tiny
 from nuwave_jax import checkpoints
-from nuwave_jax import conditioning
 from nuwave_jax import convert
-from nuwave_jax import model as model_lib
+from nuwave_jax import families
 from nuwave_jax import sampling
+from nuwave_jax.nuwave2 import conditioning
 from nuwave_jax.nuwave2 import diffusion
-from nuwave_jax.nuwave2 import model as nuwave2_model
+from nuwave_jax.nuwave2 import model as model_lib
 from nuwave_jax.nuwave2 import sampling as nuwave2_sampling
+from nuwave_jax.nuwave2 import stft
 from tests import reference_nuwave2
 
 
@@ -40,13 +41,13 @@ def test_the_published_network_has_1711681_parameters():
 def test_stft_and_istft_are_torchs():
   rng = np.random.default_rng(0)
   x = rng.normal(size=(2, 3, 2048)).astype(np.float32)
-  spectrum = nuwave2_model.stft(x)
+  spectrum = stft.stft(x)
   assert spectrum.shape == (2, 3, 9, 513)
   reference = reference_nuwave2.stft(x.reshape(6, 2048))  # [6, 513, 9]
   np.testing.assert_allclose(np.asarray(spectrum).reshape(6, 9, 513).transpose(0, 2, 1), reference, atol=2e-6)
-  np.testing.assert_allclose(nuwave2_model.istft(spectrum), x, atol=2e-6)  # a perfect reconstruction
+  np.testing.assert_allclose(stft.istft(spectrum), x, atol=2e-6)  # a perfect reconstruction
   other = rng.normal(size=(4, 9, 513)) + 1j * rng.normal(size=(4, 9, 513))  # not the spectrum of a signal
-  np.testing.assert_allclose(nuwave2_model.istft(jnp.asarray(other, jnp.complex64)),
+  np.testing.assert_allclose(stft.istft(jnp.asarray(other, jnp.complex64)),
                              reference_nuwave2.istft(other.transpose(0, 2, 1)), atol=1e-5)
   torch = pytest.importorskip('torch')
   window = torch.hann_window(1024, dtype=torch.float64)
@@ -72,7 +73,7 @@ def test_the_network_equals_a_float64_transcription_of_the_original_through_the_
   assert got.shape == (3, time) and got.dtype == jnp.float32
   assert _relative_error(got, expected) < 2e-5
   # BSFT's modulation computed once (the sampler's split) gives the same output.
-  features = module.apply({'params': params}, bands, method='band_features')
+  features = module.apply({'params': params}, bands, method='bsft_features')
   split = module.apply({'params': params}, noisy, cond, features, level, method='denoise')
   np.testing.assert_allclose(split, got, rtol=1e-6, atol=1e-6 * float(np.abs(got).max()))
   # The band matters: another band, another output.
@@ -158,13 +159,13 @@ def test_a_real_low_rate_file_is_resampled_and_banded_by_its_rate():
 
 def test_the_log_snr_schedule_and_its_coefficients_follow_their_closed_forms():
   t = jnp.linspace(0.0, 1.0, 11)
-  logsnr = diffusion.log_snr(t, -20.0, 20.0)
+  logsnr = diffusion.cosine_log_snr(t, -20.0, 20.0)
   np.testing.assert_allclose([logsnr[0], logsnr[-1]], [20.0, -20.0], atol=2e-3)  # float32 tan near pi / 2
   assert np.all(np.diff(np.asarray(logsnr)) < 0)
   alpha, sigma = diffusion.alpha_sigma(logsnr)
   np.testing.assert_allclose(alpha**2 + sigma**2, 1.0, atol=1e-6)
   np.testing.assert_allclose(2 * np.log(alpha / sigma), logsnr, atol=1e-3)
-  np.testing.assert_allclose(diffusion.network_input(jnp.array([20.0, 0.0, -20.0]), -20.0, 20.0), [0.0, 0.5, 1.0])
+  np.testing.assert_allclose(diffusion.normalized_log_snr(jnp.array([20.0, 0.0, -20.0]), -20.0, 20.0), [0.0, 0.5, 1.0])
   times = np.sort(np.asarray(diffusion.training_times(jax.random.key(0), 8)))
   np.testing.assert_allclose(np.diff(times), 1 / 8, atol=1e-6)  # low-discrepancy: evenly spread
   assert 0 <= times[0] < 1 / 8
@@ -210,11 +211,11 @@ def test_an_oracle_denoiser_recovers_the_clean_signal_and_the_scan_equals_a_loop
   cond = np.asarray(jax.random.normal(jax.random.key(2), clean.shape))
   band = np.stack([conditioning.band_mask(16000)] * 2)
   keys, starts = jax.random.split(jax.random.key(3), 2), jnp.zeros(2, jnp.int32)
-  upsample = nuwave2_sampling.make_upsampler(module, -20.0, 20.0)
+  upsample = nuwave2_sampling.make_sample_fn(module, -20.0, 20.0)
   scanned = upsample(params, cond, schedule, keys, starts, band)
   y = sampling.positional_noise(keys, starts, 2048)(0)
   for lt, ls in zip(schedule.logsnr_t, schedule.logsnr_s):
-    level = diffusion.network_input(jnp.full((2,), lt), -20.0, 20.0)
+    level = diffusion.normalized_log_snr(jnp.full((2,), lt), -20.0, 20.0)
     y = diffusion.ddim_step(y, module.apply({'params': params}, y, cond, band, level), lt, ls)
   np.testing.assert_allclose(scanned, np.clip(y, *diffusion.CLAMP), rtol=1e-5, atol=1e-5)
   # A new schedule of the same length does not recompile.
@@ -229,7 +230,7 @@ def test_chunked_sampling_equals_unchunked_sampling_for_nuwave2():
   config = nuwave2_tiny.get_config()
   module = model_lib.build_model(config)
   params = model_lib.init_params(module, jax.random.key(1))
-  upsample = nuwave2_sampling.make_upsampler(module, -20.0, 20.0)
+  upsample = nuwave2_sampling.make_sample_fn(module, -20.0, 20.0)
   schedule = diffusion.make_schedule(diffusion.PAPER_LOG_SNRS)
   cond = np.random.default_rng(5).uniform(-1, 1, 16384).astype(np.float32)
   band = conditioning.band_mask(12000)
@@ -238,18 +239,18 @@ def test_chunked_sampling_equals_unchunked_sampling_for_nuwave2():
   rms = np.sqrt(np.mean(whole**2))
   errors = {}
   for overlap in (1024, 4096):
-    chunked = sampling.upsample_chunked(upsample, params, [cond], [key], schedule, chunk=8192, overlap=overlap,
-                                        batch_size=2, extras=[band])[0]
+    chunked = sampling.sample_chunked(upsample, params, [cond], [key], schedule, chunk=8192, overlap=overlap,
+                                      batch_size=2, extras={'band_mask': [band]})[0]
     errors[overlap] = np.abs(chunked - whole).max() / rms
   assert errors[4096] < 1e-4 < 1e-2 < errors[1024], errors
 
 
-@pytest.mark.parametrize('target, prediction', [('signal', 'eps'), ('residual', 'eps'), ('residual', 'v')])
+@pytest.mark.parametrize('target, prediction', [('signal', 'eps'), ('signal_minus_condition', 'eps'),
+                                                ('signal_minus_condition', 'v')])
 def test_the_training_objective_is_the_papers(target, prediction):
-  """Low-discrepancy times, y_t = alpha y0 + sigma eps (y0: the audio, or for 'residual' the audio
-  minus its condition), the network fed the normalised negative log-SNR, plain L1 on eps (or on
+  """Low-discrepancy times, y_t = alpha y0 + sigma eps (y0: the audio, or the audio minus its
+  condition), the network fed the normalised negative log-SNR, plain L1 on eps (or on
   v = alpha eps - sigma y0): each checked in float64 from the drawn arrays."""
-  from nuwave_jax import training
   config = nuwave2_tiny.get_config()
   config.diffusion.target = target
   config.model.prediction = prediction
@@ -258,8 +259,8 @@ def test_the_training_objective_is_the_papers(target, prediction):
   rng = np.random.default_rng(0)
   batch = {'audio': rng.uniform(-1, 1, (6, 512)).astype(np.float32),
            'condition': rng.uniform(-1, 1, (6, 512)).astype(np.float32),
-           'band': np.stack([conditioning.band_mask(r) for r in (8000, 12000, 16000, 24000, 44100, 6000)])}
-  make_examples, loss_fn = training.make_objective(config, module)
+           'band_mask': np.stack([conditioning.band_mask(r) for r in (8000, 12000, 16000, 24000, 44100, 6000)])}
+  make_examples, loss_fn = families.of(config).make_objective(config, module)
   _, (noisy, cond, band, level, wanted) = make_examples(jax.random.key(1), batch)
   logsnr = 20.0 - 40.0 * np.asarray(level, np.float64)  # level = (max - lambda) / (max - min)
   b = math.atan(math.exp(-10.0))
@@ -267,14 +268,14 @@ def test_the_training_objective_is_the_papers(target, prediction):
   t = (np.arctan(np.exp(-logsnr / 2)) - b) / a  # lambda(t) = -2 log tan(a t + b), inverted
   np.testing.assert_allclose(np.sort(np.mod(t - t[0], 1.0)), np.arange(6) / 6, atol=1e-5)
   alpha, sigma = np.sqrt(1 / (1 + np.exp(-logsnr))), np.sqrt(1 / (1 + np.exp(logsnr)))
-  clean = batch['audio'] - batch['condition'] if target == 'residual' else batch['audio']
+  clean = batch['audio'] - batch['condition'] if target == 'signal_minus_condition' else batch['audio']
   if prediction == 'eps':
     np.testing.assert_allclose(noisy, alpha[:, None] * clean + sigma[:, None] * np.asarray(wanted), atol=2e-6)
   else:  # y0 = alpha y_t - sigma v
     np.testing.assert_allclose(alpha[:, None] * np.asarray(noisy) - sigma[:, None] * np.asarray(wanted), clean,
                                atol=2e-6)
   np.testing.assert_array_equal(cond, batch['condition'])
-  np.testing.assert_array_equal(band, batch['band'])
+  np.testing.assert_array_equal(band, batch['band_mask'])
   eps_hat = np.asarray(module.apply({'params': params}, noisy, cond, band, level), np.float64)
   np.testing.assert_allclose(loss_fn(params, noisy, cond, band, level, wanted),
                              np.mean(np.abs(np.asarray(wanted, np.float64) - eps_hat)), rtol=1e-5)
@@ -289,7 +290,7 @@ def test_eps_from_v_is_the_closed_form():
   np.testing.assert_allclose(diffusion.noise_from_velocity(noisy, v, logsnr), noise, atol=1e-5)
 
 
-def test_a_residual_target_adds_the_condition_back_before_the_clamp():
+def test_the_signal_minus_condition_target_adds_the_condition_back_before_the_clamp():
   rng = np.random.default_rng(0)
   initial = jnp.asarray(0.1 * rng.standard_normal((2, 256)), jnp.float32)
   cond = jnp.asarray(rng.uniform(-0.05, 0.05, (2, 256)), jnp.float32)
@@ -346,7 +347,7 @@ def test_a_projected_ddim_sample_keeps_the_given_band():
   assert _band_energy(kept, 4500, 24000) > 0.5 * _band_energy(plain, 4500, 24000)  # the band above is sampled
 
 
-@pytest.mark.parametrize('target', ['signal', 'residual'])
+@pytest.mark.parametrize('target', ['signal', 'signal_minus_condition'])
 def test_keep_band_with_a_full_band_returns_the_condition(target):
   """sample.keep_band as the upsampler runs it: a band that covers every bin leaves nothing to sample,
   so even an untrained network's output is the condition; with an 8 kHz band, it is not."""
@@ -356,7 +357,7 @@ def test_keep_band_with_a_full_band_returns_the_condition(target):
   cond = np.asarray(jax.random.uniform(jax.random.key(2), (1, 2048), minval=-0.5, maxval=0.5))
   schedule = diffusion.make_schedule(diffusion.PAPER_LOG_SNRS)
   keys, starts = jax.random.key(3)[None], jnp.zeros(1, jnp.int32)
-  upsample = nuwave2_sampling.make_upsampler(module, -20.0, 20.0, target, keep_band=True)
+  upsample = nuwave2_sampling.make_sample_fn(module, -20.0, 20.0, target, keep_band=True)
   np.testing.assert_allclose(upsample(params, cond, schedule, keys, starts, np.ones((1, 513), np.int32)), cond,
                              atol=1e-5)
   partial = upsample(params, cond, schedule, keys, starts, conditioning.band_mask(16000)[None])
@@ -371,12 +372,12 @@ def test_noise_scale_scales_the_starting_noise():
   band = np.stack([conditioning.band_mask(16000)] * 2)
   schedule, starts = diffusion.make_schedule(diffusion.PAPER_LOG_SNRS), jnp.zeros(2, jnp.int32)
   keys = jax.random.split(jax.random.key(3), 2)
-  upsample = lambda scale, k: np.asarray(nuwave2_sampling.make_upsampler(module, -20.0, 20.0, noise_scale=scale)(
+  upsample = lambda scale, k: np.asarray(nuwave2_sampling.make_sample_fn(module, -20.0, 20.0, noise_scale=scale)(
       params, cond, schedule, k, starts, band))
   # The scan with the noise scaled by hand, as test_ddim_schedules_and_steps does it unscaled.
   y = 0.3 * sampling.positional_noise(keys, starts, 2048)(0)
   for lt, ls in zip(schedule.logsnr_t, schedule.logsnr_s):
-    level = diffusion.network_input(jnp.full((2,), lt), -20.0, 20.0)
+    level = diffusion.normalized_log_snr(jnp.full((2,), lt), -20.0, 20.0)
     y = diffusion.ddim_step(y, module.apply({'params': params}, y, cond, band, level), lt, ls)
   np.testing.assert_allclose(upsample(0.3, keys), np.clip(y, *diffusion.CLAMP), rtol=1e-5, atol=1e-5)
   # No starting noise: the same output whatever the seed.

@@ -14,12 +14,12 @@ import soundfile
 from configs import nuwave2_tiny
 import evaluate
 from nuwave_jax import checkpoints
-from nuwave_jax import conditioning
 from nuwave_jax import convert
 from nuwave_jax import evaluation
 from nuwave_jax import inference
 from nuwave_jax import metrics
 from nuwave_jax.data import audio as audio_io
+from nuwave_jax.nuwave2 import conditioning
 import sample
 from tests import conftest
 from tests import reference_nuwave2
@@ -93,10 +93,11 @@ def test_bandwidth_auto_finds_the_content_cutoff_and_gives_the_network_its_band(
 
   upsampler = inference.Upsampler.from_checkpoint(nuwave2_checkpoint)
   audio = _band_limited_noise(0.5, 44100, 4000)[None].astype(np.float32)
-  cond, _, band = upsampler.condition_from_file(audio, 44100, 'x.wav', cutoff_hz=4050.0)
-  np.testing.assert_array_equal(band, conditioning.band_mask(8100)[None])
+  condition, note = upsampler.condition_from_file(audio, 44100, 'x.wav', bandwidth=4050.0)
+  assert note == 'band up to 4.05 kHz (--bandwidth)' and condition.cutoff_hz == 4050.0
+  np.testing.assert_array_equal(condition.extras['band_mask'], conditioning.band_mask(8100)[None])
   resampled, _ = conditioning.from_low_rate(audio, 44100)
-  np.testing.assert_array_equal(cond, conditioning.band_limited(resampled, 8100)[0])
+  np.testing.assert_array_equal(condition.signal, conditioning.band_limited(resampled, 8100)[0])
   assert sample.main([str(tmp_path / 'full.wav'), '--checkpoint', str(nuwave2_checkpoint), '--output',
                       str(tmp_path / 'forced'), '--bandwidth', '12000']) == 0
   assert 'full.wav: 48000 Hz, band up to 12 kHz (--bandwidth)' in capsys.readouterr().out
@@ -114,12 +115,14 @@ def test_a_bad_bandwidth_is_named(nuwave2_checkpoint, tmp_path, capsys, flag, me
 def test_the_upsampler_gives_a_files_band_to_the_network(nuwave2_checkpoint):
   upsampler = inference.Upsampler.from_checkpoint(nuwave2_checkpoint)
   audio = _tone(0.2, 16000, 300)[None].astype(np.float32)
-  cond, kept, band = upsampler.condition_from_file(audio, 16000, 'x.wav')
-  np.testing.assert_array_equal(band, conditioning.band_mask(16000)[None])
-  np.testing.assert_array_equal(kept, cond)
+  condition, note = upsampler.condition_from_file(audio, 16000, 'x.wav')
+  assert note == ''
+  np.testing.assert_array_equal(condition.extras['band_mask'], conditioning.band_mask(16000)[None])
+  np.testing.assert_array_equal(condition.input_48k, condition.signal)
   outputs = {}
   for rate in (8000, 16000):
-    outputs[rate] = upsampler.upsample_signals([cond[0]], [1], bands=[conditioning.band_mask(rate)])[0]
+    outputs[rate] = upsampler.upsample_signals([condition.signal[0]], [1],
+                                               extras={'band_mask': [conditioning.band_mask(rate)]})[0]
   assert np.abs(outputs[8000] - outputs[16000]).max() > 1e-4
 
 
@@ -182,7 +185,7 @@ def test_evaluate_scores_nuwave2_at_each_rate_beside_its_input(nuwave2_checkpoin
     assert f'| {rate // 1000:g} kHz, NU-Wave 2 |' in printed and f'| {rate // 1000:g} kHz, input |' in printed
     assert (out / 'spectrograms' / f'000_clip0_{rate}hz.png').is_file()
   assert report['per_rate']['8000']['input']['lsd'] > report['per_rate']['16000']['input']['lsd']
-  for flags, message in ((['--rates', '4000'], '--rates [4000]: NU-Wave 2 takes inputs from 6000'),
+  for flags, message in ((['--rates', '4000'], '--rates: 4000 Hz: NU-Wave 2 takes inputs from 6000'),
                          (['--data', 'config'], "config.data.dir='' is not a folder of audio files")):
     argv = ['--checkpoint', str(nuwave2_checkpoint), '--data', str(data), '--output', str(out), *flags]
     assert evaluate.main(argv) == 2 and message in capsys.readouterr().err
@@ -204,9 +207,9 @@ def test_a_lightning_file_converts_to_the_checkpoint_the_tools_use(nuwave2_check
   ours = inference.Upsampler.from_checkpoint(out)
   fixture = inference.Upsampler.from_checkpoint(nuwave2_checkpoint)  # the same weights, converted in-process
   cond = _tone(0.1, 48000, 440)[None, :4096].astype(np.float32)
-  band = [conditioning.band_mask(16000)]
-  np.testing.assert_array_equal(ours.upsample_signals([cond[0]], [3], bands=band)[0],
-                                fixture.upsample_signals([cond[0]], [3], bands=band)[0])
+  band = {'band_mask': [conditioning.band_mask(16000)]}
+  np.testing.assert_array_equal(ours.upsample_signals([cond[0]], [3], extras=band)[0],
+                                fixture.upsample_signals([cond[0]], [3], extras=band)[0])
   # The authors' other model writes 16 kHz: its file is refused by name.
   hparams['audio']['sampling_rate'] = 16000
   torch.save({'state_dict': {k: torch.from_numpy(v) for k, v in state_dict.items()},

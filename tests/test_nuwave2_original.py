@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from configs import nuwave2
-from nuwave_jax import conditioning
 from nuwave_jax import convert
-from nuwave_jax import model as model_lib
+from nuwave_jax.nuwave2 import conditioning
+from nuwave_jax.nuwave2 import model as model_lib
 
 ORIGINAL = os.environ.get('NUWAVE2_ORIGINAL', '')
 pytestmark = pytest.mark.skipif(not os.path.isfile(os.path.join(ORIGINAL, 'model.py')),

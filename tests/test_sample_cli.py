@@ -2,7 +2,6 @@
 
 import json
 
-import jax
 import numpy as np
 import pytest
 import soundfile
@@ -10,11 +9,11 @@ import soundfile
 from configs import tiny
 import evaluate
 from nuwave_jax import checkpoints
-from nuwave_jax import conditioning
 from nuwave_jax import configuration
 from nuwave_jax import metrics
-from nuwave_jax import model as model_lib
+from nuwave_jax.nuwave import conditioning
 import sample
+from tests import conftest
 
 
 @pytest.fixture
@@ -95,7 +94,7 @@ def test_simulate_and_resample_options(checkpoint, tmp_path, capsys):
   assert sample.main([hq, odd, '--simulate', '--resample', '--checkpoint', str(checkpoint),
                       '--output', str(tmp_path / 'out')]) == 0
   out = capsys.readouterr().out
-  assert 'SNR' in out and 'linear' in out  # a simulated input is scored against its ground truth
+  assert 'SNR' in out and 'input: ' in out  # a simulated input is scored against its ground truth
   assert len(soundfile.read(tmp_path / 'out' / 'hq.wav')[0]) == 9600
   assert len(soundfile.read(tmp_path / 'out' / 'odd.wav')[0]) == 9600  # 22.05 -> 24 -> 48 kHz
   assert sample.main([odd, '--simulate', '--checkpoint', str(checkpoint), '--output',
@@ -109,7 +108,7 @@ def test_never_overwrites_the_input_and_rejects_missing_checkpoints(checkpoint, 
   assert 'would overwrite an input' in capsys.readouterr().err
   assert len(soundfile.read(path)[0]) == 100
   assert sample.main([path, '--checkpoint', str(tmp_path / 'none'), '--output', str(tmp_path / 'o')]) == 2
-  assert 'does not exist' in capsys.readouterr().err
+  assert 'none: no such checkpoint directory, and no bundled model of that name' in capsys.readouterr().err
 
 
 def test_no_output_overwrites_another_input(checkpoint, tmp_path, capsys):
@@ -179,7 +178,7 @@ def test_a_checkpoint_whose_params_do_not_fit_its_config_is_refused(checkpoint, 
   assert 'missing layer_4' in capsys.readouterr().err
 
 
-def test_evaluate_writes_a_report_with_the_linear_baseline(checkpoint, tmp_path, capsys):
+def test_evaluate_writes_a_report_with_the_linear_interpolation_of_the_input_beside(checkpoint, tmp_path, capsys):
   data = tmp_path / 'data'
   data.mkdir()
   rng = np.random.default_rng(1)
@@ -190,8 +189,10 @@ def test_evaluate_writes_a_report_with_the_linear_baseline(checkpoint, tmp_path,
   assert evaluate.main(['--checkpoint', str(checkpoint), '--data', str(data), '--runs', '2',
                         '--output', str(out), '--plots', '1']) == 0
   report = json.loads((out / 'report.json').read_text())
-  assert report['runs'] == 2 and report['utterances'] == 2
-  assert set(report['model']['lsd']) == {'mean', 'std'} and report['model']['snr']['std'] > 0
+  assert report['runs'] == 2 and report['utterances'] == 2 and report['input'] == 'linear interpolation'
+  assert list(report['per_rate']) == ['24000']  # NU-Wave x2: its one input rate
+  scores = report['per_rate']['24000']
+  assert set(scores['model']['lsd']) == {'mean', 'std'} and scores['model']['snr']['std'] > 0
   # The baseline, recomputed independently: trimmed at 15 dB as the data are, 16-bit, peak-normalised,
   # cut to an even length, linear interpolation.
   import librosa
@@ -201,17 +202,16 @@ def test_evaluate_writes_a_report_with_the_linear_baseline(checkpoint, tmp_path,
     clip = np.round(clip / np.abs(clip).max() * 32767) / 32767
     ref = clip[:len(clip) // 2 * 2] / np.abs(clip[:len(clip) // 2 * 2]).max()
     expected.append(metrics.snr(ref, conditioning.make_condition(ref[None].astype(np.float32), 2)[0]))
-  np.testing.assert_allclose(report['linear']['snr'], np.mean(expected), rtol=1e-4)
+  np.testing.assert_allclose(scores['input']['snr'], np.mean(expected), rtol=1e-4)
   assert len(list((out / 'spectrograms').glob('*.png'))) == 1
-  assert '| linear |' in capsys.readouterr().out
+  assert '| 24 kHz, input |' in capsys.readouterr().out
 
 
 def test_evaluate_scores_an_earlier_step_of_a_run(tmp_path, capsys):
   config = tiny.get_config()
-  module = model_lib.build_model(config)
   run = tmp_path / 'run'
   for step, seed in ((100, 0), (200, 1)):  # two steps of a run, with different weights
-    params = model_lib.init_params(module, jax.random.key(seed))
+    params = conftest.init_params(config, seed)
     checkpoints.save_params(run, config, {'params': params, 'ema_params': params}, step=step)
   data = tmp_path / 'data'
   data.mkdir()
@@ -224,7 +224,7 @@ def test_evaluate_scores_an_earlier_step_of_a_run(tmp_path, capsys):
                           '--plots', '0', *flags]) == 0
     report = json.loads((out / 'report.json').read_text())
     assert report['step'] == step
-    lsd[step] = report['model']['lsd']['mean']
+    lsd[step] = report['per_rate']['24000']['model']['lsd']['mean']
   assert lsd[100] != lsd[200] == lsd[None]  # the latest by default
   capsys.readouterr()
   assert evaluate.main(['--checkpoint', str(run), '--data', str(data), '--output', str(tmp_path / 'r'),
@@ -249,7 +249,7 @@ def test_evaluate_leaves_out_what_cannot_be_scored_and_refuses_zero_runs(checkpo
 
   report = json.loads((out / 'report.json').read_text(), parse_constant=refuse)  # strict JSON
   assert report['utterances'] == 1 and len(report['not_scored']) == 2
-  assert np.isfinite(report['model']['snr']['mean'])
+  assert np.isfinite(report['per_rate']['24000']['model']['snr']['mean'])
   for runs in ('0', '-1'):
     assert evaluate.main(['--checkpoint', str(checkpoint), '--data', str(data), '--runs', runs,
                           '--output', str(out)]) == 2
@@ -300,7 +300,7 @@ def test_a_nested_folder_is_mirrored(checkpoint, tmp_path, capsys):
 
 
 def test_keep_input_band_leaves_the_input_band_as_it_was(checkpoint, tmp_path):
-  from nuwave_jax import band_merge
+  from nuwave_jax import input_band
   rng = np.random.default_rng(5)
   # Beyond full scale, so that the outputs are float WAVs: the untrained network's loud high band
   # would clip a 16-bit file, and clipping spreads over every band.
@@ -309,14 +309,14 @@ def test_keep_input_band_leaves_the_input_band_as_it_was(checkpoint, tmp_path):
   for flag, name in (([], 'plain'), (['--keep-input-band'], 'kept')):
     assert sample.main([path, *flag, '--checkpoint', str(checkpoint), '--output', str(tmp_path / name),
                         '--config.sample.noise_scale=1.0']) == 0
-  reference = band_merge.to_48k(low[None], 24000, 24000)[0]  # the input, band-limited to 48 kHz
+  reference = input_band.to_48k(low[None], 24000, 24000)[0]  # the input, band-limited to 48 kHz
   # Hann-windowed spectra: a rectangular window would leak the loud high band into the low one.
   band = lambda x, lo, hi: np.fft.rfft(x * np.hanning(len(x)))[int(lo * len(x) / 48000):int(hi * len(x) / 48000)]
   error = lambda name, lo, hi: (np.linalg.norm(band(soundfile.read(tmp_path / name / 'x.wav')[0], lo, hi)
                                                - band(reference, lo, hi)) / np.linalg.norm(band(reference, lo, hi)))
   # Below the cutoff (12 kHz) minus the crossfade, the kept output is the input;
   # the untrained model's own output there is not.
-  assert error('kept', 100, 12000 - band_merge.TRANSITION_HZ) < 1e-5 < 0.1 < error('plain', 100, 11000)
+  assert error('kept', 100, 12000 - input_band.TRANSITION_HZ) < 1e-5 < 0.1 < error('plain', 100, 11000)
   above = lambda name: np.abs(band(soundfile.read(tmp_path / name / 'x.wav')[0], 12500, 24000))
   np.testing.assert_allclose(above('kept'), above('plain'), rtol=1e-4, atol=1e-4 * above('plain').max())
 
@@ -330,11 +330,12 @@ def test_simulate_scores_a_file_as_evaluate_does(checkpoint, tmp_path, capsys):
                                              np.zeros(2400)]), 48000)
   assert sample.main([str(data / 'clean.wav'), '--simulate', '--seed', '4', '--checkpoint', str(checkpoint),
                       '--output', str(tmp_path / 'out')]) == 0
-  printed = re.search(r'SNR (-?[\d.]+) dB, LSD ([\d.]+) \(linear: (-?[\d.]+) dB, ([\d.]+)\)', capsys.readouterr().out)
+  printed = re.search(r'SNR (-?[\d.]+) dB, LSD ([\d.]+) \(input: (-?[\d.]+) dB, ([\d.]+)\)', capsys.readouterr().out)
   assert evaluate.main(['--checkpoint', str(checkpoint), '--data', str(data), '--runs', '1', '--seed', '4',
                         '--output', str(tmp_path / 'report'), '--plots', '0']) == 0
-  scores = json.loads((tmp_path / 'report' / 'report.json').read_text())['per_utterance'][0]
+  report = json.loads((tmp_path / 'report' / 'report.json').read_text())
+  scores = report['per_rate']['24000']['per_utterance'][0]
   assert [float(x) for x in printed.groups()] == [round(scores['model']['snr'], 2), round(scores['model']['lsd'], 3),
-                                                  round(scores['linear']['snr'], 2), round(scores['linear']['lsd'], 3)]
+                                                  round(scores['input']['snr'], 2), round(scores['input']['lsd'], 3)]
   # Both score the file trimmed of its leading and trailing silence, as the data are prepared.
   assert len(soundfile.read(tmp_path / 'out' / 'clean.wav')[0]) < 19200

@@ -1,4 +1,5 @@
-"""The scan sampler against a Python loop, an oracle denoiser, and the plain forward pass."""
+"""NU-Wave's scan sampler against a Python loop, an oracle denoiser and the plain forward pass; chunked
+sampling (shared by the families) against unchunked."""
 
 import jax
 import jax.numpy as jnp
@@ -6,9 +7,10 @@ import numpy as np
 import pytest
 
 from configs import default
-from nuwave_jax import diffusion
-from nuwave_jax import model as model_lib
 from nuwave_jax import sampling
+from nuwave_jax.nuwave import diffusion
+from nuwave_jax.nuwave import model as model_lib
+from nuwave_jax.nuwave import sampling as nuwave_sampling
 
 PAPER = diffusion.make_schedule(default.PAPER_SAMPLING_BETAS)
 
@@ -29,7 +31,7 @@ def test_oracle_denoiser_recovers_the_clean_signal(schedule, prediction):
     output = diffusion.prediction_target(clean, noise, level, std, prediction)
     return diffusion.noise_from_prediction(output, noisy, level, std, prediction)
 
-  out = jax.jit(lambda s: sampling.reverse_diffusion(oracle, _noise(2, 1500), s))(schedule)
+  out = jax.jit(lambda s: nuwave_sampling.reverse_diffusion(oracle, _noise(2, 1500), s))(schedule)
   np.testing.assert_allclose(out, clean, atol=2e-4)
 
 
@@ -39,7 +41,7 @@ def test_scan_sampler_equals_python_loop(tiny_config):
   cond = jax.random.normal(jax.random.key(1), (2, 700))
   denoise = lambda y, level, std: module.apply({'params': params}, y, cond, level)
   noise = _noise(2, 700, seed=3)
-  scanned = jax.jit(lambda s: sampling.reverse_diffusion(denoise, noise, s))(PAPER)
+  scanned = jax.jit(lambda s: nuwave_sampling.reverse_diffusion(denoise, noise, s))(PAPER)
 
   y = noise(0)
   for t in range(8, 0, -1):
@@ -54,9 +56,9 @@ def test_upsampler_with_cached_condition_equals_sampling_with_the_plain_forward_
   cond = jax.random.normal(jax.random.key(1), (3, 600))
   keys = jax.random.split(jax.random.key(7), 3)
   starts = jnp.zeros((3,), jnp.int32)
-  upsample = sampling.make_upsampler(module)
+  upsample = nuwave_sampling.make_sample_fn(module)
   cached = upsample(params, cond, PAPER, keys, starts)
-  plain = sampling.reverse_diffusion(lambda y, level, std: module.apply({'params': params}, y, cond, level),
+  plain = nuwave_sampling.reverse_diffusion(lambda y, level, std: module.apply({'params': params}, y, cond, level),
                                      sampling.positional_noise(keys, starts, 600), PAPER)
   np.testing.assert_allclose(cached, plain, rtol=1e-5, atol=1e-5)
 
@@ -66,7 +68,7 @@ def test_upsampler_is_reproducible_and_a_new_schedule_does_not_recompile(tiny_co
   params = model_lib.init_params(module, jax.random.key(0))
   cond = jax.random.normal(jax.random.key(1), (2, 300))
   starts = jnp.zeros((2,), jnp.int32)
-  upsample = sampling.make_upsampler(module)
+  upsample = nuwave_sampling.make_sample_fn(module)
   keys = lambda seed: jax.random.split(jax.random.key(seed), 2)
   a = upsample(params, cond, PAPER, keys(0), starts)
   np.testing.assert_array_equal(a, upsample(params, cond, PAPER, keys(0), starts))
@@ -138,7 +140,7 @@ def test_no_row_is_sampled_for_nothing(tiny_config):
 
   conditions = [np.ones(n, np.float32) for n in (9000, 700, 3000, 700, 4096)]
   keys = [jax.random.key(i) for i in range(5)]
-  sampling.upsample_chunked(upsample, None, conditions, keys, PAPER, chunk=4096, overlap=1024, batch_size=2)
+  sampling.sample_chunked(upsample, None, conditions, keys, PAPER, chunk=4096, overlap=1024, batch_size=2)
   chunks = sum(len(sampling.plan_chunks(len(c), 4096, 1024)) for c in conditions)
   assert sum(rows for rows, _ in calls) == chunks == 7
   # Widths rounded to one noise block: 700 -> 1024 (two of them, one call), 3000 -> 3072, the rest 4096;
@@ -150,30 +152,31 @@ def test_chunked_sampling_equals_unchunked_sampling(tiny_config):
   """The tiny network sees 8 steps x 6 samples of context; a 256-sample margin makes chunks exact."""
   module = model_lib.build_model(tiny_config)
   params = model_lib.init_params(module, jax.random.key(0))
-  upsample = sampling.make_upsampler(module)
+  upsample = nuwave_sampling.make_sample_fn(module)
   rng = np.random.default_rng(0)
   conditions = [rng.uniform(-1, 1, n).astype(np.float32) for n in (9000, 700)]
   keys = [jax.random.key(11), jax.random.key(12)]
-  chunked = sampling.upsample_chunked(upsample, params, conditions, keys, PAPER, chunk=2048,
-                                      overlap=1024, batch_size=3)
+  chunked = sampling.sample_chunked(upsample, params, conditions, keys, PAPER, chunk=2048,
+                                    overlap=1024, batch_size=3)
   for cond, key, out in zip(conditions, keys, chunked):
     whole = upsample(params, cond[None], PAPER, jnp.stack([key]), jnp.zeros(1, jnp.int32))[0]
     assert out.shape == cond.shape
     # Exact away from the end (where a chunk is zero-padded beyond the signal).
     np.testing.assert_allclose(out[:-64], whole[:-64], rtol=1e-4, atol=1e-4)
   # A different chunking of the same signal gives the same audio: the noise is positional.
-  other = sampling.upsample_chunked(upsample, params, conditions[:1], keys[:1], PAPER, chunk=4096,
-                                    overlap=2048, batch_size=1)
+  other = sampling.sample_chunked(upsample, params, conditions[:1], keys[:1], PAPER, chunk=4096,
+                                  overlap=2048, batch_size=1)
   np.testing.assert_allclose(other[0][:-64], chunked[0][:-64], rtol=1e-4, atol=1e-4)
 
 
-def test_upsampler_with_residual_input_feeds_the_network_y_minus_level_times_condition(tiny_config):
+def test_sampler_with_noisy_minus_condition_input_feeds_the_network_y_minus_level_times_condition(tiny_config):
   module = model_lib.build_model(tiny_config)
   params = model_lib.init_params(module, jax.random.key(0))
   cond = jax.random.normal(jax.random.key(1), (2, 500))
   keys = jax.random.split(jax.random.key(7), 2)
   starts = jnp.zeros((2,), jnp.int32)
-  residual = sampling.make_upsampler(module, network_input='residual')(params, cond, PAPER, keys, starts)
+  sample = nuwave_sampling.make_sample_fn(module, network_input='noisy_minus_condition')
+  residual = sample(params, cond, PAPER, keys, starts)
   noise = sampling.positional_noise(keys, starts, 500)
   y = noise(0)
   for t in range(8, 0, -1):
@@ -181,7 +184,7 @@ def test_upsampler_with_residual_input_feeds_the_network_y_minus_level_times_con
     eps_hat = module.apply({'params': params}, y - level[:, None] * cond, cond, level)
     y = diffusion.reverse_step(y, eps_hat, jnp.asarray(t), PAPER, noise(t))
   np.testing.assert_allclose(residual, y, rtol=1e-5, atol=1e-5)
-  noisy = sampling.make_upsampler(module)(params, cond, PAPER, keys, starts)
+  noisy = nuwave_sampling.make_sample_fn(module)(params, cond, PAPER, keys, starts)
   assert np.max(np.abs(residual - noisy)) > 1e-3
 
 
@@ -198,7 +201,7 @@ def test_noise_scale_scales_the_added_noise_and_zero_makes_the_steps_determinist
   start = _noise(2, 400, seed=0)
   # The same y_T, different noise at every later step.
   mixed = lambda seed: (lambda i: jnp.where(i == 0, start(0), _noise(2, 400, seed)(i)))
-  run = jax.jit(lambda s, seed: sampling.reverse_diffusion(denoise, mixed(seed), s), static_argnums=1)
+  run = jax.jit(lambda s, seed: nuwave_sampling.reverse_diffusion(denoise, mixed(seed), s), static_argnums=1)
   quiet = diffusion.make_schedule(default.PAPER_SAMPLING_BETAS, 0.0)
   np.testing.assert_array_equal(run(quiet, 1), run(quiet, 2))
   assert np.max(np.abs(run(full, 1) - run(full, 2))) > 1e-3

@@ -16,6 +16,8 @@ import pytest
 
 from tests import conftest
 
+pytestmark = pytest.mark.slow  # six compiles of the paper-size networks for a TPU: about 6 minutes
+
 TPU_PYTHON = pathlib.Path(os.environ.get('NUWAVE_TPU_PYTHON', conftest.REPO / '.venv-tpu' / 'bin' / 'python'))
 V5E_HBM_GIB = 16.0
 XLA_USABLE_GIB = 15.75  # what XLA says a v5e leaves a program ('exceeds available HBM (15.75G)')

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from nuwave_jax import model as model_lib
+from nuwave_jax import families
 from nuwave_jax import training
 from tests import conftest
 from tests import training_fixtures
@@ -65,12 +65,13 @@ def test_a_batch_the_devices_cannot_split_names_the_nearest_that_fit():
 
 
 @pytest.mark.parametrize('prediction, network_input, log_uniform_fraction, loss', [
-    ('eps', 'noisy', 0.0, 'log_l1'), ('v', 'noisy', 0.0, 'log_l1'), ('eps', 'residual', 0.0, 'l1'),
-    ('v', 'residual', 1.0, 'l1'), ('eps', 'noisy', 1.0, 'log_l1')])
+    ('eps', 'noisy', 0.0, 'log_l1'), ('v', 'noisy', 0.0, 'log_l1'), ('eps', 'noisy_minus_condition', 0.0, 'l1'),
+    ('v', 'noisy_minus_condition', 1.0, 'l1'), ('eps', 'noisy', 1.0, 'log_l1')])
 def test_the_step_loss_is_the_configured_objective(prediction, network_input, log_uniform_fraction, loss):
-  """The step's loss, recomputed in float64 numpy from its own noise draws and the network's output:
-  the target (eps, or v = l eps - s y0), the network's input (y_t, or y_t - l y_c), the loss (log-L1
-  or L1) and the noise levels (the paper's, or log-uniform stds) are the config's."""
+  """The step's loss, recomputed in float64 numpy from the objective's draws (its levels, and its
+  noise read back from the target) and the network's output: the network's input (y_t, or
+  y_t - l y_c), the loss (log-L1 or L1) and the noise levels (the paper's, or log-uniform stds) are
+  the config's."""
   c = training_fixtures.config()
   c.model.prediction, c.model.network_input, c.diffusion.loss = prediction, network_input, loss
   c.diffusion.log_uniform_fraction = log_uniform_fraction
@@ -80,18 +81,20 @@ def test_the_step_loss_is_the_configured_objective(prediction, network_input, lo
   params, key = jax.device_get(state.params), jax.random.wrap_key_data(jnp.array(state.rng))
   _, step_metrics = training.make_train_step(c, mesh)(state, training.global_batch(rows, mesh))
 
-  _, *draws = training.make_noise_draw(c)(key, rows['audio'].shape)
-  level, std, noise = (np.asarray(x, np.float64) for x in draws)
+  family = families.of(c)
+  module = family.build_model(c)
+  _, (given_input, _, level, std, target) = family.make_objective(c, module)[0](key, rows)
+  level, std, target = (np.asarray(x, np.float64) for x in (level, std, target))
   clean, cond = (np.asarray(rows[k], np.float64) for k in ('audio', 'condition'))
+  noise = target if prediction == 'eps' else (target + std[:, None] * clean) / level[:, None]
   if log_uniform_fraction == 1.0:  # every std log-uniform in [noise_std_min, 0.975]: median 0.01
     assert np.all((std >= c.diffusion.noise_std_min * 0.999) & (std <= 0.976)) and np.median(std) < 0.3
   else:  # the paper's levels in [sqrt(alpha_bar_T), 1] = [0.222, 1]: median std ~0.7
     assert np.all((level >= 0.2219) & (level <= 1.0)) and np.median(std) > 0.3
     np.testing.assert_allclose(std, np.sqrt(1 - level**2), atol=1e-6)
   noisy = level[:, None] * clean + std[:, None] * noise
-  x = noisy if network_input == 'noisy' else noisy - level[:, None] * cond
-  target = noise if prediction == 'eps' else level[:, None] * noise - std[:, None] * clean
-  module = model_lib.build_model(c)
+  x = noisy if c.model.network_input == 'noisy' else noisy - level[:, None] * cond
+  np.testing.assert_allclose(given_input, x, atol=1e-5)
   output = np.asarray(module.apply({'params': params}, x.astype(np.float32), rows['condition'],
                                    level.astype(np.float32), std.astype(np.float32)), np.float64)
   l1 = np.abs(output - target).mean(axis=-1)
@@ -120,6 +123,7 @@ def _two_processes(tmp_path, *extra):
   return [dict(np.load(o)) for o in outs]
 
 
+@pytest.mark.slow
 def test_two_processes_save_and_restore_one_shared_checkpoint(tmp_path):
   p0, p1 = _two_processes(tmp_path, str(tmp_path / 'run'))  # each checks restored == saved
   for k in p0:
@@ -127,6 +131,7 @@ def test_two_processes_save_and_restore_one_shared_checkpoint(tmp_path):
   assert sorted(p.name for p in (tmp_path / 'run' / 'checkpoints').iterdir()) == ['1']
 
 
+@pytest.mark.slow
 def test_two_processes_with_gloo_match_the_single_process_run(tmp_path):
   p0, p1 = _two_processes(tmp_path)
   for k in p0:  # identical on both processes: replicated params after all-reduced gradients

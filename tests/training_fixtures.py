@@ -4,8 +4,8 @@ import jax
 import numpy as np
 
 from configs import tiny
-from nuwave_jax import conditioning
 from nuwave_jax import training
+from nuwave_jax.nuwave import conditioning
 
 GLOBAL_BATCH = 8
 STEPS = 3

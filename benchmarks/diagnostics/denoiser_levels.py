@@ -21,12 +21,12 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benchmarks import common  # noqa: E402
-from nuwave_jax import conditioning  # noqa: E402
-from nuwave_jax import diffusion  # noqa: E402
 from nuwave_jax import inference  # noqa: E402
 from nuwave_jax import metrics  # noqa: E402
-from nuwave_jax import model as model_lib  # noqa: E402
 from nuwave_jax.data import audio as audio_io  # noqa: E402
+from nuwave_jax.nuwave import conditioning  # noqa: E402
+from nuwave_jax.nuwave import diffusion  # noqa: E402
+from nuwave_jax.nuwave import model as model_lib  # noqa: E402
 
 
 def main():
@@ -38,7 +38,8 @@ def main():
   args = parser.parse_args()
 
   upsampler = inference.Upsampler.from_checkpoint(args.checkpoint)
-  config, ratio = upsampler.config, upsampler.ratio
+  common.require_family(upsampler, 'nuwave', args.checkpoint, 'benchmarks/diagnostics/nuwave2_denoiser_levels.py')
+  config, ratio = upsampler.config, upsampler.config.data.ratio
   utterances = audio_io.read_utterances(args.data, config.data.trim_top_db, args.limit)
   files, clips = [n for n, _ in utterances], [a for _, a in utterances]
   clean = np.stack([np.pad(c, (0, max(0, args.samples - len(c))))[:args.samples] for c in clips])

@@ -16,9 +16,9 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 from benchmarks import common  # noqa: E402
-from nuwave_jax import conditioning  # noqa: E402
 from nuwave_jax import evaluation  # noqa: E402
 from nuwave_jax.data import audio as audio_io  # noqa: E402
+from nuwave_jax.nuwave import conditioning  # noqa: E402
 
 PAPER = {2: (19.38, 1.80, 22.2, 1.93), 3: (16.08, 1.72, 17.42, 1.74)}  # single SNR/LSD, multi SNR/LSD
 

@@ -13,6 +13,7 @@ the model trained on keeps the eval split out of the choice.
 """
 
 import argparse
+import dataclasses
 import os
 import sys
 
@@ -21,12 +22,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 import numpy as np  # noqa: E402
 
 from benchmarks import common  # noqa: E402
-from nuwave_jax import conditioning  # noqa: E402
-from nuwave_jax import diffusion  # noqa: E402
 from nuwave_jax import evaluation  # noqa: E402
 from nuwave_jax import inference  # noqa: E402
 from nuwave_jax import metrics  # noqa: E402
 from nuwave_jax.data import audio as audio_io  # noqa: E402
+from nuwave_jax.nuwave import conditioning  # noqa: E402
+from nuwave_jax.nuwave import diffusion  # noqa: E402
 
 BAND_EDGES_HZ = (0, 8000, 12000, 16000, 19000, 21000, 24000)
 
@@ -46,7 +47,8 @@ def main():
   args = parser.parse_args()
 
   upsampler = inference.Upsampler.from_checkpoint(args.checkpoint)
-  config, ratio = upsampler.config, upsampler.ratio
+  common.require_family(upsampler, 'nuwave', args.checkpoint, 'benchmarks/diagnostics/nuwave2_denoiser_levels.py')
+  config, ratio = upsampler.config, upsampler.config.data.ratio
   rate = config.data.sample_rate_hz
   utterances = audio_io.read_utterances(args.data, config.data.trim_top_db, args.limit)
   if not utterances:
@@ -64,7 +66,7 @@ def main():
   print(f'{args.checkpoint} on {len(utterances)} files of {args.data}, x{ratio}; {common.machine()}')
   s = config.sample
   for scale in (float(x) for x in args.noise_scales.split(',')):
-    upsampler.schedule = diffusion.make_schedule(s.betas, scale)
+    upsampler.sampler = dataclasses.replace(upsampler.sampler, schedule=diffusion.make_schedule(s.betas, scale))
     outputs = upsampler.upsample_signals(conds, [args.seed] * len(conds))
     model = [log_power(o) for o in outputs]
     print(f'\nnoise scale {scale:g}: LSD model {lsd(model):.3f}, linear {lsd(linear):.3f}\n')

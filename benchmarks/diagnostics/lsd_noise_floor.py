@@ -18,10 +18,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 import numpy as np  # noqa: E402
 
 from benchmarks import common  # noqa: E402
-from nuwave_jax import conditioning  # noqa: E402
 from nuwave_jax import evaluation  # noqa: E402
 from nuwave_jax import metrics  # noqa: E402
 from nuwave_jax.data import audio as audio_io  # noqa: E402
+from nuwave_jax.nuwave import conditioning  # noqa: E402
 
 
 def main():

@@ -25,12 +25,12 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benchmarks import common  # noqa: E402
-from nuwave_jax import conditioning  # noqa: E402
 from nuwave_jax import evaluation  # noqa: E402
 from nuwave_jax import inference  # noqa: E402
-from nuwave_jax import model as model_lib  # noqa: E402
 from nuwave_jax.data import audio as audio_io  # noqa: E402
+from nuwave_jax.nuwave2 import conditioning  # noqa: E402
 from nuwave_jax.nuwave2 import diffusion  # noqa: E402
+from nuwave_jax.nuwave2 import model as model_lib  # noqa: E402
 from nuwave_jax.nuwave2 import sampling  # noqa: E402
 
 
@@ -53,22 +53,21 @@ def main():
 
   upsampler = inference.Upsampler.from_checkpoint(args.checkpoint)
   config = upsampler.config
-  if config.model.name != 'nuwave2':
-    raise SystemExit(f'{args.checkpoint}: a NU-Wave checkpoint (benchmarks/diagnostics/denoiser_levels.py reads those)')
+  common.require_family(upsampler, 'nuwave2', args.checkpoint, 'benchmarks/diagnostics/denoiser_levels.py')
   utterances = audio_io.read_utterances(args.data, config.data.trim_top_db, args.limit)
   if not utterances:
     raise SystemExit(f'no audio files in {args.data}')
   width = max(256, round(args.seconds * 48000 / 256) * 256)
   refs = np.stack([np.pad(r, (0, max(0, width - len(r))))[:width]
                    for r in (evaluation.prepare_reference(a, 256) for _, a in utterances)]).astype(np.float32)
-  cond, band = conditioning.band_limited(refs, args.rate)
-  clean = refs - cond if config.diffusion.target == 'residual' else refs
+  cond, band_mask = conditioning.band_limited(refs, args.rate)
+  clean = refs - cond if config.diffusion.target == 'signal_minus_condition' else refs
   d, module = config.diffusion, model_lib.build_model(config)
 
   @jax.jit
   def clean_estimate(noisy, logsnr):
     variables = {'params': upsampler.params}
-    features = module.apply(variables, band, method='band_features')
+    features = module.apply(variables, band_mask, method='bsft_features')
     denoise = sampling.make_denoiser(module, variables, cond, features, d.logsnr_min, d.logsnr_max,
                                      config.model.prediction)  # the one the sampler runs
     noise_hat = denoise(noisy, logsnr)
@@ -82,7 +81,7 @@ def main():
   names = [f'{lo / 1000:g}-{hi / 1000:g} kHz' for lo, hi in bands]
   print('| log-SNR | sigma / alpha | ' + ' | '.join(f'{n}: noise left | {n}: target / noise' for n in names) + ' |')
   print('|---|---|' + '---|---|' * len(bands))
-  for logsnr in np.asarray(upsampler.schedule.logsnr_t):
+  for logsnr in np.asarray(upsampler.sampler.schedule.logsnr_t):
     alpha, sigma = (float(v) for v in diffusion.alpha_sigma(jnp.float32(logsnr)))
     estimate = np.asarray(clean_estimate(alpha * clean + sigma * noise, jnp.full((len(refs),), logsnr)))
     cells = []

@@ -21,12 +21,12 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benchmarks import common  # noqa: E402
-from nuwave_jax import conditioning  # noqa: E402
-from nuwave_jax import diffusion  # noqa: E402
 from nuwave_jax import inference  # noqa: E402
-from nuwave_jax import model as model_lib  # noqa: E402
 from nuwave_jax import sampling  # noqa: E402
 from nuwave_jax.data import audio as audio_io  # noqa: E402
+from nuwave_jax.nuwave import conditioning  # noqa: E402
+from nuwave_jax.nuwave import diffusion  # noqa: E402
+from nuwave_jax.nuwave import model as model_lib  # noqa: E402
 
 
 def band_above(x: np.ndarray, hz: float, rate: int) -> np.ndarray:
@@ -46,15 +46,16 @@ def main():
   args = parser.parse_args()
 
   upsampler = inference.Upsampler.from_checkpoint(args.checkpoint)
-  config, schedule = upsampler.config, upsampler.schedule
+  common.require_family(upsampler, 'nuwave', args.checkpoint, 'benchmarks/diagnostics/nuwave2_denoiser_levels.py')
+  config, schedule = upsampler.config, upsampler.sampler.schedule
   rate = config.data.sample_rate_hz
-  samples = int(args.seconds * rate) // upsampler.ratio * upsampler.ratio
+  samples = int(args.seconds * rate) // upsampler.config.data.ratio * upsampler.config.data.ratio
   clips = [a[:samples] for _, a in audio_io.read_utterances(args.data, config.data.trim_top_db)
            if len(a) >= samples][:args.clips]
   if not clips:
     raise SystemExit(f'no clip in {args.data} is {args.seconds} s long')
   clean = np.stack(clips)
-  cond = jnp.asarray(conditioning.make_condition(clean, upsampler.ratio, config.data.lowpass_n_fft,
+  cond = jnp.asarray(conditioning.make_condition(clean, upsampler.config.data.ratio, config.data.lowpass_n_fft,
                                                  config.data.lowpass_hop))
   module = model_lib.build_model(config)
   variables = {'params': upsampler.params}
@@ -69,7 +70,7 @@ def main():
   rms = lambda x: float(np.sqrt(np.mean(np.square(x))))
   y = noise(0)
   tails = np.abs(np.asarray(y)) > 3.5
-  print(f'{args.checkpoint} ({prediction}): {n} clips of {args.seconds} s, x{upsampler.ratio}; '
+  print(f'{args.checkpoint} ({prediction}): {n} clips of {args.seconds} s, x{upsampler.config.data.ratio}; '
         f'{int(tails.sum())} starting-noise samples beyond 3.5')
   print(f'| step | noise std | clean-estimate error | at abs(y_T) > 3.5 | elsewhere | '
         f'above {args.empty_above_hz / 1000:g} kHz: s x eps error | noise left in y_t-1 |')

@@ -12,7 +12,7 @@ def parser(command: str, doc: str, description: str) -> argparse.ArgumentParser:
   """A parser whose --help is `description`, the flags and the usage example of the command's
   docstring (its second paragraph), in 100 columns: one screen."""
   example = doc.strip().split('\n\n')[1]
-  formatter = lambda prog: argparse.RawDescriptionHelpFormatter(prog, width=100)
+  formatter = lambda prog: argparse.RawDescriptionHelpFormatter(prog, width=100, max_help_position=30)
   return argparse.ArgumentParser(prog=f'{PROG} {command}', description=textwrap.fill(description, 100),
                                  epilog=f'example:\n{example}', formatter_class=formatter)
 
@@ -46,6 +46,65 @@ def load_config(path: str, overrides: list[str]):
   configuration.apply_overrides(config, overrides)
   configuration.check_config(config)
   return config
+
+
+def load_upsampler(checkpoint, use_ema: bool, overrides: list[str], schedule: str | None = None,
+                   steps: int | None = None, step: int | None = None):
+  """A checkpoint's `inference.Upsampler` with --schedule / --steps (as its family reads them) and the
+  'sample.key=value' overrides applied (raises ValueError or FileNotFoundError naming the problem)."""
+  from nuwave_jax import families
+  from nuwave_jax import inference
+  saved = inference.saved_config(checkpoint)
+  grid = families.of(saved).sampling_overrides(saved, schedule, steps)
+  upsampler = inference.Upsampler.from_checkpoint(checkpoint, use_ema=use_ema, overrides=grid + overrides, step=step)
+  upsampler.chunk_samples()
+  return upsampler
+
+
+def add_multihost_flags(p: argparse.ArgumentParser) -> None:
+  """The flags of a run of several processes (a TPU pod slice, several GPU hosts)."""
+  p.add_argument('--multihost', action='store_true',
+                 help='one process of a multi-host run, the cluster detected by jax.distributed')
+  p.add_argument('--coordinator-address', metavar='HOST:PORT', help="process 0's address")
+  p.add_argument('--num-processes', type=int, metavar='N', help='processes in the run')
+  p.add_argument('--process-id', type=int, metavar='I', help='this process, 0 .. num-processes - 1')
+
+
+def initialize_multihost(args, config) -> None:
+  """jax.distributed for a run of several processes (add_multihost_flags), before any computation."""
+  if args.coordinator_address or args.multihost:
+    import jax
+    # CPU hosts need gloo for cross-process collectives; the option is ignored on GPU and TPU.
+    jax.config.update('jax_cpu_collectives_implementation', 'gloo')
+    jax.distributed.initialize(args.coordinator_address, args.num_processes, args.process_id,
+                               heartbeat_timeout_seconds=config.train.peer_timeout_seconds)
+
+
+def prepare_data_once(config):
+  """The config's prepared dataset (`pipeline.make_builder`): process 0 prepares it first, so hosts
+  sharing a filesystem never build it twice."""
+  import jax
+  from jax.experimental import multihost_utils
+
+  from nuwave_jax.data import pipeline
+  if jax.process_index() != 0:
+    multihost_utils.sync_global_devices('nuwave data prepared')
+  builder = pipeline.make_builder(config)
+  if jax.process_index() == 0 and jax.process_count() > 1:
+    multihost_utils.sync_global_devices('nuwave data prepared')
+  return builder
+
+
+def lost_host(error: BaseException, workdir) -> int:
+  """A collective failed: another process of the run is gone (a single process re-raises). (If JAX's
+  heartbeats find that first, JAX stops this process itself with 'the JAX distributed service
+  detected fatal errors'.)"""
+  import jax
+  if jax.process_count() == 1:
+    raise error
+  return fail(f'process {jax.process_index()} lost contact with another process of the run '
+              f'({str(error).splitlines()[0][:200]}); start every process again with the same '
+              f'command to resume from the newest checkpoint in {workdir}')
 
 
 def fail(error: BaseException) -> int:

@@ -19,11 +19,7 @@ def parser() -> argparse.ArgumentParser:
   p = common.parser('train', __doc__, 'Train NU-Wave or NU-Wave 2 from a config file; the same command again resumes.')
   p.add_argument('--config', required=True, metavar='FILE', help='a config file, e.g. configs/nuwave_x3.py')
   p.add_argument('--workdir', required=True, help='checkpoints, config.json and TensorBoard logs')
-  p.add_argument('--multihost', action='store_true',
-                 help='one process of a multi-host run, the cluster detected by jax.distributed')
-  p.add_argument('--coordinator-address', metavar='HOST:PORT', help="process 0's address")
-  p.add_argument('--num-processes', type=int, help='processes in the run')
-  p.add_argument('--process-id', type=int, help='this process, 0 .. num-processes - 1')
+  common.add_multihost_flags(p)
   common.add_overrides_help(p, 'train.batch_size=8 (every field: configs/default.py)')
   return p
 
@@ -31,7 +27,6 @@ def parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
   args, overrides = common.parse(parser(), argv)
   import jax
-  from jax.experimental import multihost_utils
 
   from nuwave_jax import training
   from nuwave_jax.data import pipeline
@@ -40,18 +35,9 @@ def main(argv=None) -> int:
     training.check_workdir(config, args.workdir)
   except (FileNotFoundError, ValueError) as error:
     return common.fail(error)
-  if args.coordinator_address or args.multihost:
-    # CPU hosts need gloo for cross-process collectives; the option is ignored on GPU and TPU.
-    jax.config.update('jax_cpu_collectives_implementation', 'gloo')
-    jax.distributed.initialize(args.coordinator_address, args.num_processes, args.process_id,
-                               heartbeat_timeout_seconds=config.train.peer_timeout_seconds)
+  common.initialize_multihost(args, config)
   try:
-    # Process 0 prepares the dataset first, so hosts sharing a filesystem never build it twice.
-    if jax.process_index() != 0:
-      multihost_utils.sync_global_devices('nuwave data prepared')
-    builder = pipeline.make_builder(config)
-    if jax.process_index() == 0 and jax.process_count() > 1:
-      multihost_utils.sync_global_devices('nuwave data prepared')
+    builder = common.prepare_data_once(config)
     train_data = lambda start_step: pipeline.train_dataset(
         config, process_index=jax.process_index(), process_count=jax.process_count(),
         seed=config.train.seed, start_step=start_step, builder=builder).as_numpy_iterator()
@@ -61,13 +47,7 @@ def main(argv=None) -> int:
   except (FileNotFoundError, ValueError, FloatingPointError) as error:
     return common.fail(error)
   except jax.errors.JaxRuntimeError as error:
-    if jax.process_count() == 1:
-      raise
-    # A collective failed: another process is gone. (If JAX's heartbeats find that first, JAX stops
-    # this process itself with 'the JAX distributed service detected fatal errors'.)
-    return common.fail(f'process {jax.process_index()} lost contact with another process of the run '
-                       f'({str(error).splitlines()[0][:200]}); start every process again with the same '
-                       f'command to resume from the newest checkpoint in {args.workdir}')
+    return common.lost_host(error, args.workdir)
   return 0
 
 

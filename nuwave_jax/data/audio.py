@@ -50,6 +50,12 @@ def read_audio(path, sample_rate_hz: int) -> np.ndarray:
   return audio
 
 
+def resample(audio: np.ndarray, rate: int, target_rate: int) -> np.ndarray:
+  """[channels, n] at `rate` -> [channels, m] float32 at `target_rate` (soxr VHQ, linear phase)."""
+  audio = np.asarray(audio, np.float32)
+  return soxr.resample(audio.T, rate, target_rate, quality='VHQ').T.reshape(len(audio), -1)
+
+
 def prepare_utterance(path, trim_top_db: float, sample_rate_hz: int = 48000) -> np.ndarray:
   """int16 [time]: read at `sample_rate_hz`, mono, trimmed with librosa (leading and trailing audio
   `trim_top_db` dB below the peak; 0 keeps it all), peak-normalised to full scale. Raises AudioError."""

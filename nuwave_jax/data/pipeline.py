@@ -2,9 +2,9 @@
 
 Training, per utterance (docs/reference.md §4): peak-normalise, a random `segment_samples` crop (shorter
 utterances zero-padded at a random offset), a random gain U(gain_min, gain_max), then the condition
-in TensorFlow: NU-Wave's per batch (`make_condition_tf`, held to `conditioning.make_condition` by the
-tests), NU-Wave 2's per example from a random cutoff, filter order and ripple (§8; `band_limit.py`,
-held to `conditioning.band_limited`), with its band mask.
+in TensorFlow, as the config's family makes it (`Family.training_condition_tf`): NU-Wave's per batch
+(held to its numpy definition by the tests), NU-Wave 2's per example from a random cutoff, filter
+order and ripple (§8), with its band mask.
 
 The stream is a pure function of (seed, records consumed): epoch e reads this process's shard with
 files and records shuffled by seeds derived from (seed, e), and each record's crop and gain are
@@ -13,56 +13,22 @@ s * local_batch, so a resumed run sees exactly the batches of an uninterrupted o
 the step to save.
 """
 
-import os
 import pathlib
 
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+import ml_collections
+import numpy as np
+import tensorflow as tf
+import tensorflow_datasets as tfds
 
-import ml_collections  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-import tensorflow_datasets as tfds  # noqa: E402
-
-from nuwave_jax import conditioning  # noqa: E402
-from nuwave_jax import configuration  # noqa: E402
-from nuwave_jax.data import audio as audio_io  # noqa: E402
-from nuwave_jax.data import band_limit  # noqa: E402
-from nuwave_jax.data import builders  # noqa: E402
+from nuwave_jax import configuration
+from nuwave_jax import families
+from nuwave_jax.data import audio as audio_io
+from nuwave_jax.data import builders
 
 tf.config.set_visible_devices([], 'GPU')  # the input pipeline stays on the host CPU, never on JAX's GPUs
 
 TRAIN_SPLIT = 'train'
 EVAL_SPLITS = tuple(split for split in builders.LISTED_SPLITS if split != 'train')
-
-
-def make_condition_tf(audio: tf.Tensor, ratio: int, n_fft: int = conditioning.DEFAULT_N_FFT,
-                      hop: int = conditioning.DEFAULT_HOP) -> tf.Tensor:
-  """The TF twin of `conditioning.make_condition`. audio: [batch, time] float32 -> [batch, time]."""
-  audio = tf.convert_to_tensor(audio, tf.float32)
-  length = tf.shape(audio)[1]
-  half = n_fft // 2
-  padded = tf.pad(audio, [[0, 0], [0, n_fft]])
-  padded = tf.pad(padded, [[0, 0], [half, half]], mode='REFLECT')
-  window_fn = tf.signal.hann_window  # periodic by default, as torch.hann_window
-  spectrum = tf.signal.stft(padded, n_fft, hop, n_fft, window_fn=window_fn, pad_end=False)
-  keep = tf.cast(tf.range(n_fft // 2 + 1) < conditioning.cutoff_bin(n_fft, ratio), spectrum.dtype)
-  frames = tf.signal.irfft(spectrum * keep, fft_length=[n_fft]) * window_fn(n_fft)
-  signal = tf.signal.overlap_and_add(frames, hop)
-  window_sq = tf.tile(window_fn(n_fft)[None, :] ** 2, [tf.shape(frames)[1], 1])
-  envelope = tf.signal.overlap_and_add(window_sq, hop)
-  lowpassed = signal[:, half:half + length] / envelope[half:half + length]
-  low = lowpassed[:, ::ratio]
-  return upsample_linear_tf(low, ratio, length)
-
-
-def upsample_linear_tf(low: tf.Tensor, ratio: int, length) -> tf.Tensor:
-  """Half-pixel linear interpolation by `ratio`, cropped to `length`. [batch, n] -> [batch, length]."""
-  n = tf.shape(low)[1]
-  source = tf.maximum((tf.cast(tf.range(length), tf.float64) + 0.5) / ratio - 0.5, 0.0)
-  left = tf.minimum(tf.cast(tf.floor(source), tf.int32), n - 1)
-  right = tf.minimum(left + 1, n - 1)
-  frac = tf.cast(source - tf.cast(left, tf.float64), tf.float32)
-  return (tf.gather(low, left, axis=1) * (1.0 - frac) + tf.gather(low, right, axis=1) * frac)
 
 
 def _check_prepared_from(builder, split_files: dict[str, list]) -> None:
@@ -142,31 +108,10 @@ def _crop_or_pad(audio: tf.Tensor, segment: int, seed: tf.Tensor) -> tf.Tensor:
                  lambda: tf.pad(audio, [[offset, segment - length - offset]]))
 
 
-def random_band_limit(audio: tf.Tensor, seed: tf.Tensor, data: ml_collections.ConfigDict) -> dict:
-  """NU-Wave 2's condition for one training segment [time] float32: a cutoff f_c ~ U{data.cutoff_range_hz},
-  a Chebyshev type I order ~ U{data.filter_orders} and a ripple from data.filter_ripples_db, drawn from
-  `seed` -> {'audio', 'condition' [time], 'band' [513] int32 (bins below int(f_c / 24 kHz * 513))}."""
-  cutoff_key, order_key, ripple_key = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
-  low, high = data.cutoff_range_hz
-  cutoff = tf.random.stateless_uniform([], cutoff_key, low, high + 1, dtype=tf.int64)
-  order = tf.random.stateless_uniform([], order_key, data.filter_orders[0], data.filter_orders[1] + 1,
-                                      dtype=tf.int32)
-  ripples = tf.constant(data.filter_ripples_db, tf.float64)
-  ripple = tf.gather(ripples, tf.random.stateless_uniform([], ripple_key, 0, len(data.filter_ripples_db),
-                                                          dtype=tf.int32))
-  fft_size = band_limit.fft_size_for(data.segment_samples, data.filter_orders[1])
-  condition = band_limit.band_limited(audio, cutoff, order, ripple, fft_size)
-  # Bins kept for each cutoff, from the one definition (an input rate of 2 f_c has cutoff f_c).
-  kept_bins = tf.constant([int(conditioning.band_mask(2 * c, sample_rate_hz=data.sample_rate_hz).sum())
-                           for c in range(low, high + 1)], tf.int32)
-  band = tf.cast(tf.range(conditioning.BAND_BINS) < tf.gather(kept_bins, cutoff - low), tf.int32)
-  return {'audio': audio, 'condition': condition, 'band': band}
-
-
 def train_dataset(config: ml_collections.ConfigDict, *, process_index: int = 0, process_count: int = 1,
                   seed: int = 0, start_step: int = 0, builder=None) -> tf.data.Dataset:
-  """This process's batches {'audio', 'condition'}: [local_batch, segment_samples] float32, forever;
-  for NU-Wave 2 also 'band': [local_batch, 513] int32.
+  """This process's batches {'audio', 'condition'}: [local_batch, segment_samples] float32, forever,
+  and what else the family's condition makes (NU-Wave 2: 'band_mask' [local_batch, 513] int32).
 
   local_batch = config.train.batch_size // process_count. In every epoch the record files are read in
   a seeded order and process i keeps records i, i + process_count, ... (disjoint shards), shuffled
@@ -198,23 +143,22 @@ def train_dataset(config: ml_collections.ConfigDict, *, process_index: int = 0, 
 
   stream = tf.data.Dataset.range(first_epoch, np.iinfo(np.int64).max).flat_map(epoch).skip(offset)
   base_seed = tf.constant([seed, process_index], tf.int64)
-  any_rate = config.model.name == 'nuwave2'
+  condition = families.of(config).training_condition_tf()
 
   def item(index, audio):
     key = tf.random.experimental.stateless_fold_in(base_seed, index)
     crop_key, gain_key = tf.unstack(tf.random.experimental.stateless_split(key, 2))
     audio = _crop_or_pad(_peak_normalize(_to_float(audio)), d.segment_samples, crop_key)
     audio = audio * tf.random.stateless_uniform([], gain_key, d.gain_min, d.gain_max)
-    if any_rate:
-      return random_band_limit(audio, tf.random.experimental.stateless_fold_in(key, 1), d)
-    return audio
+    if condition.per_example:
+      return condition.per_example(audio, tf.random.experimental.stateless_fold_in(key, 1), d)
+    return {'audio': audio}
 
   ds = tf.data.Dataset.zip(tf.data.Dataset.range(first, np.iinfo(np.int64).max), stream)
   ds = ds.map(item, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
   ds = ds.batch(local_batch, drop_remainder=True)
-  if not any_rate:
-    ds = ds.map(lambda audio: {'audio': audio, 'condition': make_condition_tf(
-        audio, d.ratio, d.lowpass_n_fft, d.lowpass_hop)}, num_parallel_calls=tf.data.AUTOTUNE,
+  if condition.per_batch:
+    ds = ds.map(lambda batch: condition.per_batch(batch, d), num_parallel_calls=tf.data.AUTOTUNE,
                 deterministic=True)
   return ds.prefetch(tf.data.AUTOTUNE)
 

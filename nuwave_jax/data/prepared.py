@@ -119,7 +119,6 @@ def main(argv=None) -> int:
   checking = commands.add_parser('verify', help='verify prepared datasets against their metadata')
   checking.add_argument('folder', type=pathlib.Path)
   args = parser.parse_args(argv)
-  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
   try:
     if args.command == 'copy':
       copy(args.source, args.destination)

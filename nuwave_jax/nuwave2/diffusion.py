@@ -22,7 +22,7 @@ PAPER_LOG_SNRS = (-2.6, -0.8, 2.0, 6.4, 9.8, 12.9, 14.4, 17.2)
 CLAMP = (-1.0, 1.0 - 2.0**-10)
 
 
-def log_snr(t: jax.Array, logsnr_min: float, logsnr_max: float) -> jax.Array:
+def cosine_log_snr(t: jax.Array, logsnr_min: float, logsnr_max: float) -> jax.Array:
   """lambda(t) for t in [0, 1]: [batch] -> [batch] float32."""
   b = math.atan(math.exp(-logsnr_max / 2))
   a = math.atan(math.exp(-logsnr_min / 2)) - b
@@ -34,8 +34,9 @@ def alpha_sigma(logsnr: jax.Array) -> tuple[jax.Array, jax.Array]:
   return jnp.sqrt(jax.nn.sigmoid(logsnr)), jnp.sqrt(jax.nn.sigmoid(-logsnr))
 
 
-def network_input(logsnr: jax.Array, logsnr_min: float, logsnr_max: float) -> jax.Array:
-  """The normalised negative log-SNR the network embeds, (lambda_max - lambda) / (max - min)."""
+def normalized_log_snr(logsnr: jax.Array, logsnr_min: float, logsnr_max: float) -> jax.Array:
+  """The normalised negative log-SNR the network embeds, (lambda_max - lambda) / (max - min): 0 clean,
+  1 noise."""
   return (logsnr_max - logsnr) / (logsnr_max - logsnr_min)
 
 
@@ -95,18 +96,26 @@ def make_schedule(log_snrs=None, steps: int | None = None, logsnr_min: float = -
   return Schedule(jnp.asarray(t, jnp.float32), jnp.asarray(s, jnp.float32))
 
 
-def ddim_step(noisy: jax.Array, noise_hat: jax.Array, logsnr_t: jax.Array, logsnr_s: jax.Array,
-              project: Callable[[jax.Array], jax.Array] | None = None) -> jax.Array:
-  """One deterministic DDIM step: y0_hat = (y - sigma_t eps_hat) / alpha_t, then
-  y_s = alpha_s y0_hat + sigma_s eps_hat. noisy, noise_hat [batch, time]; log-SNRs scalars or [batch].
-  `project` (y0_hat -> y0_hat) replaces part of the clean estimate (the given band, with
-  sample.keep_band); eps_hat is then the one that estimate implies, (y - alpha_t y0_hat) / sigma_t."""
-  alpha_t, sigma_t = alpha_sigma(jnp.asarray(logsnr_t)[..., None])
-  alpha_s, sigma_s = alpha_sigma(jnp.asarray(logsnr_s)[..., None])
-  clean = (noisy - sigma_t * noise_hat) / alpha_t
+def estimates(noisy: jax.Array, noise_hat: jax.Array, logsnr: jax.Array,
+              project: Callable[[jax.Array], jax.Array] | None = None) -> tuple[jax.Array, jax.Array]:
+  """(y0_hat, eps_hat) at log-SNR lambda: y0_hat = (y - sigma eps_hat) / alpha, `project` (y0_hat ->
+  y0_hat) applied to it if given (the given band, with sample.keep_band), and then the eps_hat that
+  estimate implies, (y - alpha y0_hat) / sigma. noisy, noise_hat [batch, time]; logsnr a scalar or
+  [batch]."""
+  alpha, sigma = alpha_sigma(jnp.asarray(logsnr)[..., None])
+  clean = (noisy - sigma * noise_hat) / alpha
   if project is not None:
     clean = project(clean)
-    noise_hat = (noisy - alpha_t * clean) / sigma_t
+    noise_hat = (noisy - alpha * clean) / sigma
+  return clean, noise_hat
+
+
+def ddim_step(noisy: jax.Array, noise_hat: jax.Array, logsnr_t: jax.Array, logsnr_s: jax.Array,
+              project: Callable[[jax.Array], jax.Array] | None = None) -> jax.Array:
+  """One deterministic DDIM step: y_s = alpha_s y0_hat + sigma_s eps_hat from the `estimates` at
+  lambda_t. noisy, noise_hat [batch, time]; log-SNRs scalars or [batch]."""
+  clean, noise_hat = estimates(noisy, noise_hat, logsnr_t, project)
+  alpha_s, sigma_s = alpha_sigma(jnp.asarray(logsnr_s)[..., None])
   return alpha_s * clean + sigma_s * noise_hat
 
 
@@ -117,7 +126,8 @@ Denoiser = Callable[[jax.Array, jax.Array], jax.Array]
 def ddim_sample(denoise: Denoiser, initial: jax.Array, schedule: Schedule, offset=0.0,
                 project: Callable[[jax.Array], jax.Array] | None = None) -> jax.Array:
   """From y ~ N(0, I) (`initial`, [batch, time]) through the schedule's steps as one lax.scan, then
-  `offset` added (a residual's condition, [batch, time]) and the original's clamp. `project`, if
+  `offset` added (the condition, when the target is the signal minus it, [batch, time]) and the
+  original's clamp. `project`, if
   given, is applied to every step's clean estimate (`ddim_step`) and to the result. -> [batch, time]
   float32."""
   def step(y, logsnrs):

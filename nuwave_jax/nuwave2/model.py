@@ -1,15 +1,15 @@
 """The NU-Wave 2 network (docs/reference.md §8): gated residual blocks of short-time Fourier
 convolutions (STFC), with the input's band fed to every spectral transform through BSFT.
 
-  eps_hat = f(y_t, y_l, band, n): noisy y_t and condition y_l [batch, time] at 48 kHz (time a multiple
-  of 256), band [batch, 513] 0/1 (1 below the input's cutoff), n [batch] the normalised negative
-  log-SNR (lambda_max - lambda) / (lambda_max - lambda_min) in [0, 1].
+  eps_hat = f(y_t, y_l, band_mask, n): noisy y_t and condition y_l [batch, time] at 48 kHz (time a
+  multiple of 256), band_mask [batch, 513] 0/1 (1 below the input's cutoff), n [batch] the normalised
+  negative log-SNR (lambda_max - lambda) / (lambda_max - lambda_min) in [0, 1] (`normalized_log_snr`).
 
 Channels-last: audio [batch, time] becomes features [batch, time, channels]; inside the Fourier unit
 a spectrum is channels first, [channels, batch, frames, 513 bins], as the original holds it (its 1x1
-over channels is then one matrix product). BSFT's modulation depends only on the band, so it is
+over channels is then one matrix product). BSFT's modulation depends only on the band mask, so it is
 split out where the sampler can compute it once per call:
-  features = module.apply(v, band, method='band_features')        # blocks x (gamma, beta)
+  features = module.apply(v, band_mask, method='bsft_features')   # blocks x (gamma, beta)
   eps_hat  = module.apply(v, noisy, cond, features, level, method='denoise')
 """
 
@@ -19,59 +19,13 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import ml_collections
-import numpy as np
 
 from nuwave_jax import layers
 from nuwave_jax.layers import conv1d
 from nuwave_jax.layers import dense
-
-N_FFT = 1024
-HOP = 256
-BINS = N_FFT // 2 + 1
-QUARTERS = N_FFT // HOP  # a frame spans 4 hops
-
-
-def _hann_window() -> np.ndarray:
-  """Periodic Hann window (torch.hann_window), float64 [1024]."""
-  return 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(N_FFT) / N_FFT)
-
-
-def stft(x: jax.Array) -> jax.Array:
-  """torch.stft(n_fft 1024, hop 256, Hann, center=True with reflect padding, normalized=True,
-  onesided) along the last axis: float32 [..., time] -> complex64 [..., time / 256 + 1 frames, 513].
-  time must be a multiple of 256."""
-  *lead, time = x.shape
-  frames = time // HOP + 1
-  pad = [(0, 0)] * len(lead) + [(N_FFT // 2, N_FFT // 2)]
-  blocks = jnp.pad(x, pad, mode='reflect').reshape(*lead, -1, HOP)  # a frame is 4 consecutive blocks
-  window = jnp.asarray((_hann_window() / math.sqrt(N_FFT)).reshape(QUARTERS, HOP), jnp.float32)
-  framed = jnp.stack([blocks[..., k:k + frames, :] for k in range(QUARTERS)], axis=-2) * window
-  return jnp.fft.rfft(framed.reshape(*lead, frames, N_FFT), axis=-1)
-
-
-def _overlap_add_envelope(frames: int) -> np.ndarray:
-  """The sum of the squared windows over the kept output samples (see `istft`), float64."""
-  squares = (_hann_window()**2).reshape(QUARTERS, HOP)
-  envelope = np.zeros((frames + QUARTERS - 1, HOP))
-  for k in range(QUARTERS):
-    envelope[k:k + frames] += squares[k]
-  return envelope[2:frames + 1].reshape(-1)
-
-
-def istft(spectrum: jax.Array) -> jax.Array:
-  """torch.istft with the settings of `stft` and no length: complex [..., frames, 513] -> float32
-  [..., 256 (frames - 1)]. Output block j (256 samples) is the overlap-add of quarter k of frame
-  j - k; the first and last half frame are cut (blocks 2 .. frames are kept), so the window's zeros
-  never divide."""
-  *lead, frames, _ = spectrum.shape
-  framed = jnp.fft.irfft(spectrum, n=N_FFT, axis=-1).reshape(*lead, frames, QUARTERS, HOP)
-  window = _hann_window().reshape(QUARTERS, HOP)
-  none = jnp.zeros((*lead, 1, HOP), framed.dtype)  # a frame before the first or after the last
-  blocks = (jnp.concatenate([framed[..., 2:, 0, :], none], axis=-2) * window[0] +
-            framed[..., 1:, 1, :] * window[1] + framed[..., :-1, 2, :] * window[2] +
-            jnp.concatenate([none, framed[..., :-2, 3, :]], axis=-2) * window[3])
-  scale = jnp.asarray(math.sqrt(N_FFT) / _overlap_add_envelope(frames), jnp.float32)
-  return blocks.reshape(*lead, -1) * scale
+from nuwave_jax.nuwave2.stft import BINS
+from nuwave_jax.nuwave2.stft import istft
+from nuwave_jax.nuwave2.stft import stft
 
 
 class BSFT(nn.Module):
@@ -85,8 +39,8 @@ class BSFT(nn.Module):
     self.gamma = conv1d(self.features, self.hidden, 3)
     self.beta = conv1d(self.features, self.hidden, 3)
 
-  def __call__(self, band: jax.Array) -> tuple[jax.Array, jax.Array]:
-    one_hot = jax.nn.one_hot(band.astype(jnp.int32), 2, dtype=jnp.float32)  # [batch, bins, 2]: outside, inside
+  def __call__(self, band_mask: jax.Array) -> tuple[jax.Array, jax.Array]:
+    one_hot = jax.nn.one_hot(band_mask.astype(jnp.int32), 2, dtype=jnp.float32)  # [batch, bins, 2]: outside, inside
     hidden = nn.silu(self.shared(one_hot))
     return self.gamma(hidden), self.beta(hidden)
 
@@ -114,16 +68,16 @@ class FourierUnit(nn.Module):
     self.bsft = BSFT(2 * self.channels, self.bsft_channels)
     self.conv = ChannelsFirstPointwise(2 * self.channels)  # the original's 1x1 Conv2d
 
-  def band_features(self, band: jax.Array) -> tuple[jax.Array, jax.Array]:
-    return self.bsft(band)
+  def bsft_features(self, band_mask: jax.Array) -> tuple[jax.Array, jax.Array]:
+    return self.bsft(band_mask)
 
-  def __call__(self, x: jax.Array, band_features: tuple[jax.Array, jax.Array]) -> jax.Array:
+  def __call__(self, x: jax.Array, bsft_features: tuple[jax.Array, jax.Array]) -> jax.Array:
     """x [batch, time, C] -> [batch, time, C] float32."""
     batch, _, channels = x.shape
     spectrum = stft(jnp.transpose(x.astype(jnp.float32), (2, 0, 1)))  # [C, batch, frames, bins]
     frames, bins = spectrum.shape[2:]
     parts = jnp.stack([spectrum.real, spectrum.imag], axis=1).reshape(2 * channels, batch, frames, bins)
-    gamma, beta = (jnp.transpose(f, (2, 0, 1))[:, :, None] for f in band_features)  # [2C, batch, 1, bins]
+    gamma, beta = (jnp.transpose(f, (2, 0, 1))[:, :, None] for f in bsft_features)  # [2C, batch, 1, bins]
     parts = nn.relu(parts * (1.0 + gamma) + beta)
     parts = self.conv(parts).reshape(channels, 2, batch, frames, bins)
     return jnp.transpose(istft(jax.lax.complex(parts[:, 0], parts[:, 1])), (1, 2, 0))
@@ -142,12 +96,12 @@ class SpectralTransform(nn.Module):
     self.fourier = FourierUnit(half, self.bsft_channels)
     self.conv2 = conv1d(self.out_channels, half, use_bias=False, dtype=self.dtype)
 
-  def band_features(self, band: jax.Array) -> tuple[jax.Array, jax.Array]:
-    return self.fourier.band_features(band)
+  def bsft_features(self, band_mask: jax.Array) -> tuple[jax.Array, jax.Array]:
+    return self.fourier.bsft_features(band_mask)
 
-  def __call__(self, x: jax.Array, band_features) -> jax.Array:
+  def __call__(self, x: jax.Array, bsft_features) -> jax.Array:
     u = nn.silu(self.conv1(x))
-    return self.conv2(u + self.fourier(u, band_features).astype(u.dtype))
+    return self.conv2(u + self.fourier(u, bsft_features).astype(u.dtype))
 
 
 class STFC(nn.Module):
@@ -166,12 +120,12 @@ class STFC(nn.Module):
     self.global_to_local = conv1d(half_out, half_in, 3, use_bias=False, dtype=self.dtype)
     self.global_to_global = SpectralTransform(half_in, half_out, self.bsft_channels, self.dtype)
 
-  def band_features(self, band: jax.Array):
-    return self.global_to_global.band_features(band)
+  def bsft_features(self, band_mask: jax.Array):
+    return self.global_to_global.bsft_features(band_mask)
 
-  def __call__(self, x_local: jax.Array, x_global: jax.Array, band_features):
+  def __call__(self, x_local: jax.Array, x_global: jax.Array, bsft_features):
     out_local = self.local_to_local(x_local) + self.global_to_local(x_global)
-    out_global = self.local_to_global(x_local) + self.global_to_global(x_global, band_features)
+    out_global = self.local_to_global(x_local) + self.global_to_global(x_global, bsft_features)
     return out_local, out_global
 
 
@@ -188,14 +142,14 @@ class ResidualBlock(nn.Module):
     self.stfc = STFC(c, 2 * c, self.bsft_channels, self.dtype)
     self.output_projection = conv1d(2 * c, c, dtype=self.dtype)
 
-  def band_features(self, band: jax.Array):
-    return self.stfc.band_features(band)
+  def bsft_features(self, band_mask: jax.Array):
+    return self.stfc.bsft_features(band_mask)
 
-  def __call__(self, x: jax.Array, band_features, embedding: jax.Array):
+  def __call__(self, x: jax.Array, bsft_features, embedding: jax.Array):
     """x [batch, time, C], the noise-level embedding [batch, E] -> (next x, skip), [batch, time, C]."""
     c = self.channels
     h = x + self.diffusion_projection(embedding)[:, None, :].astype(self.dtype)
-    out_local, out_global = self.stfc(h[..., :c // 2], h[..., c // 2:], band_features)
+    out_local, out_global = self.stfc(h[..., :c // 2], h[..., c // 2:], bsft_features)
     gate = jnp.concatenate([out_local[..., :c // 2], out_global[..., :c // 2]], axis=-1)
     filter_ = jnp.concatenate([out_local[..., c // 2:], out_global[..., c // 2:]], axis=-1)
     out = self.output_projection(jax.nn.sigmoid(gate) * jnp.tanh(filter_))
@@ -203,7 +157,7 @@ class ResidualBlock(nn.Module):
 
 
 class NuWave2(nn.Module):
-  """eps_hat = f(noisy, cond [batch, time], band [batch, 513], noise_level [batch]) -> [batch, time]
+  """eps_hat = f(noisy, cond [batch, time], band_mask [batch, 513], normalized_log_snr [batch]) -> [batch, time]
   float32 (module docstring)."""
   residual_channels: int = 64
   residual_layers: int = 15
@@ -223,32 +177,35 @@ class NuWave2(nn.Module):
     self.skip_projection = conv1d(c, c, dtype=self.dtype)
     self.output_projection = conv1d(1, c, dtype=self.dtype)
 
-  def embed(self, noise_level: jax.Array) -> jax.Array:
+  def embed(self, normalized_log_snr: jax.Array) -> jax.Array:
     """[batch] normalised negative log-SNR -> [batch, E] float32; frequencies 10^(-4 i / 63)."""
     half = self.embedding_channels // 2
-    e = layers.sinusoidal_features(noise_level, self.embedding_channels, self.embedding_scale, half - 1)
+    e = layers.sinusoidal_features(normalized_log_snr, self.embedding_channels, self.embedding_scale, half - 1)
     return nn.silu(self.embedding_projection2(nn.silu(self.embedding_projection1(e))))
 
-  def band_features(self, band: jax.Array) -> tuple:
-    """Every block's BSFT (gamma, beta) for band [batch, 513]: they depend on nothing else."""
-    return tuple(layer.band_features(band) for layer in self.layers)
+  def bsft_features(self, band_mask: jax.Array) -> tuple:
+    """Every block's BSFT (gamma, beta) for band_mask [batch, 513]: they depend on nothing else."""
+    return tuple(layer.bsft_features(band_mask) for layer in self.layers)
 
-  def denoise(self, noisy: jax.Array, cond: jax.Array, band_features: tuple, noise_level: jax.Array) -> jax.Array:
-    """noisy, cond [batch, time], `band_features`, noise_level [batch] -> eps_hat [batch, time]."""
+  def denoise(self, noisy: jax.Array, cond: jax.Array, bsft_features: tuple,
+              normalized_log_snr: jax.Array) -> jax.Array:
+    """noisy, cond [batch, time], `bsft_features`, normalized_log_snr [batch] -> eps_hat [batch, time]."""
     x = nn.silu(self.input_projection(jnp.stack([noisy, cond], axis=-1)))
-    e = self.embed(noise_level)
+    e = self.embed(normalized_log_snr)
     skip_sum = 0.0
-    for layer, features in zip(self.layers, band_features):
+    for layer, features in zip(self.layers, bsft_features):
       x, skip = layer(x, features, e)
       skip_sum = skip_sum + skip
     y = nn.silu(self.skip_projection(skip_sum / math.sqrt(len(self.layers))))
     return self.output_projection(y)[..., 0].astype(jnp.float32)
 
-  def __call__(self, noisy: jax.Array, cond: jax.Array, band: jax.Array, noise_level: jax.Array) -> jax.Array:
-    return self.denoise(noisy, cond, self.band_features(band), noise_level)
+  def __call__(self, noisy: jax.Array, cond: jax.Array, band_mask: jax.Array,
+               normalized_log_snr: jax.Array) -> jax.Array:
+    return self.denoise(noisy, cond, self.bsft_features(band_mask), normalized_log_snr)
 
 
 def build_model(config: ml_collections.ConfigDict) -> NuWave2:
+  """The network `config.model` describes."""
   m = config.model
   return NuWave2(residual_channels=m.residual_channels, residual_layers=m.residual_layers,
                  embedding_channels=m.embedding_channels, embedding_dim=m.embedding_dim,
