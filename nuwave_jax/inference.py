@@ -42,18 +42,22 @@ class Upsampler:
   """A checkpoint's parameters, its config and its family's jitted sampler; config.sample says how it
   samples (steps, noise, chunks, batch)."""
 
-  def __init__(self, config: ml_collections.ConfigDict, params):
+  def __init__(self, config: ml_collections.ConfigDict, params, devices=None):
+    """devices: what chunk batches are sharded over (default: every device of this process);
+    config.sample.batch_size chunks go to each."""
     self.config = config
     self.params = params
     self.family = families.of(config)
     self.sampler = self.family.make_sampler(config, self.family.build_model(config))
+    self.devices = sampling.Devices(devices)
 
   @classmethod
   def from_checkpoint(cls, checkpoint, use_ema: bool = True, overrides: list[str] = (),
-                      step: int | None = None) -> 'Upsampler':
+                      step: int | None = None, devices=None) -> 'Upsampler':
     """checkpoint: a training workdir, a converted checkpoint or a bundled model's name
     (`nuwave_jax.models`); overrides: 'sample.key=value' texts (and the compute-only model.dtype,
-    model.kernels); step: a saved step of a training run (default: the latest)."""
+    model.kernels); step: a saved step of a training run (default: the latest); devices: as
+    `Upsampler`'s."""
     if bundled_name(checkpoint):
       if step is not None:
         raise ValueError(f'{checkpoint}: a bundled model has no training steps to choose from')
@@ -62,7 +66,7 @@ class Upsampler:
       params, config, _ = checkpoints.restore_params(checkpoint, use_ema=use_ema, step=step)
     configuration.apply_overrides(config, list(overrides), fixed_groups=FIXED_GROUPS)
     configuration.check_config(config)
-    return cls(config, params)
+    return cls(config, params, devices)
 
   @property
   def sample_rate_hz(self) -> int:
@@ -159,17 +163,20 @@ class Upsampler:
     peaks = [float(np.max(np.abs(c))) if len(c) else 0.0 for c in conditions]
     scaled = [c / p if p > 0 else c for c, p in zip(conditions, peaks)]
     keys = [jax.random.key(s) for s in seeds]
-    outputs = sampling.sample_chunked(self.sampler.sample, self.params, scaled, keys, self.sampler.schedule, chunk,
-                                      overlap, self.config.sample.batch_size, on_batch, extras)
+    params, schedule = self.devices.replicate((self.params, self.sampler.schedule))
+    outputs = sampling.sample_chunked(self.sampler.sample, params, scaled, keys, schedule, chunk, overlap,
+                                      self.config.sample.batch_size, on_batch, extras, self.devices)
     # Silence in, silence out: a silent condition carries no information to upsample.
     return [o * p if p > 0 else np.zeros_like(o) for o, p in zip(outputs, peaks)]
 
 
-def load(checkpoint, use_ema: bool = True, overrides: list[str] = (), step: int | None = None) -> Upsampler:
+def load(checkpoint, use_ema: bool = True, overrides: list[str] = (), step: int | None = None,
+         devices=None) -> Upsampler:
   """An `Upsampler` for a checkpoint directory (a training workdir or a converted checkpoint) or a
   bundled model's name (`nuwave-jax models` lists them). overrides: 'sample.key=value' texts, as the
-  command line's --config.sample.key=value."""
-  return Upsampler.from_checkpoint(checkpoint, use_ema=use_ema, overrides=overrides, step=step)
+  command line's --config.sample.key=value; devices: what chunk batches are sharded over (default:
+  every device of this process)."""
+  return Upsampler.from_checkpoint(checkpoint, use_ema=use_ema, overrides=overrides, step=step, devices=devices)
 
 
 def bundled_name(checkpoint) -> bool:

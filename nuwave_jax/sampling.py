@@ -12,12 +12,41 @@ from typing import Callable
 
 import jax
 import jax.numpy as jnp
+from jax.sharding import Mesh
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 import numpy as np
 
 NOISE_BLOCK_SAMPLES = 1024  # noise is drawn in blocks of this many samples, keyed by block index
 SHORT_WIDTHS = 8  # a signal shorter than a chunk is padded to a multiple of chunk / SHORT_WIDTHS
 
 NoiseFn = Callable[[jax.Array], jax.Array]  # step index i -> [batch, time]; i = 0 is the initial y_T
+
+
+class Devices:
+  """The devices a batch of chunks is sharded over: rows split over a 1-D mesh (axis 'rows'), the
+  parameters and the schedule replicated. One process's own devices (`jax.local_devices()`): several
+  hosts each sample their own files."""
+
+  def __init__(self, devices=None):
+    self.devices = list(jax.local_devices() if devices is None else devices)
+    mesh = Mesh(np.asarray(self.devices), ('rows',))
+    self.rows = NamedSharding(mesh, P('rows'))
+    self.replicated = NamedSharding(mesh, P())
+
+  def __len__(self) -> int:
+    return len(self.devices)
+
+  def describe(self) -> str:
+    """'8 cpu devices'."""
+    platform = self.devices[0].platform
+    return f'{len(self)} {platform} device{"s" if len(self) > 1 else ""}'
+
+  def replicate(self, tree):
+    return jax.device_put(tree, self.replicated)
+
+  def split_rows(self, tree):
+    return jax.device_put(tree, self.rows)
 
 
 def positional_noise(keys: jax.Array, start_samples: jax.Array, time: int) -> NoiseFn:
@@ -81,20 +110,25 @@ def plan_chunks(length: int, chunk: int, overlap: int) -> list[tuple[int, int]]:
 
 def sample_chunked(sample, params, conditions: list[np.ndarray], keys: list[jax.Array], schedule,
                    chunk: int, overlap: int, batch_size: int, on_batch: Callable[[int], None] | None = None,
-                   extras: dict[str, list[np.ndarray]] | None = None) -> list[np.ndarray]:
+                   extras: dict[str, list[np.ndarray]] | None = None,
+                   devices: Devices | None = None) -> list[np.ndarray]:
   """Samples signals of any length in overlapping chunks, batched across signals and chunks.
 
   sample: a family's `Sampler.sample`; conditions: 48 kHz conditions [time] of any lengths; keys:
   one PRNG key per signal; extras: {name: one array per signal} that `sample` takes by name, stacked
-  per row (NU-Wave 2's band mask). Chunks of one width are sampled `batch_size` at a time (the last
-  call of a width takes only the chunks left, so no row is computed for nothing) and joined with a
-  cross-fade (`_crossfade_weights`). Because noise is positional, a chunk draws the same noise as the
-  whole signal, so with enough overlap the result equals unchunked sampling. on_batch(n) is called
+  per row (NU-Wave 2's band mask). Chunks of one width are sampled `batch_size` per device at a time
+  (the last call of a width takes only the chunks left, padded to a multiple of the devices with rows
+  of silence that are then dropped) and joined with a cross-fade (`_crossfade_weights`). devices:
+  where the rows go (`Devices`; params and schedule already replicated there), or None for JAX's
+  default device. Because noise is positional, a chunk draws the same noise as the whole signal, so
+  with enough overlap the result equals unchunked sampling, whatever the batch. on_batch(n) is called
   after each call on n chunks (for a progress bar). Returns [time] float32s.
   """
   if batch_size < 1:
     raise ValueError(f'batch_size must be at least 1, got {batch_size}')
   extras = extras or {}
+  shards = len(devices) if devices else 1
+  rows_per_call = batch_size * shards
   work = []  # (signal, start, width, left overlap, right overlap)
   for i, cond in enumerate(conditions):
     plan = plan_chunks(len(cond), chunk, overlap)
@@ -109,15 +143,21 @@ def sample_chunked(sample, params, conditions: list[np.ndarray], keys: list[jax.
   # call then serves every narrower one, where ascending widths would each need a fresh, larger block.
   for width in sorted({w[2] for w in work}, reverse=True):
     items = [w for w in work if w[2] == width]
-    for b in range(0, len(items), batch_size):
-      batch = items[b:b + batch_size]
-      cond = np.zeros((len(batch), width), np.float32)
+    for b in range(0, len(items), rows_per_call):
+      batch = items[b:b + rows_per_call]
+      rows = -(-len(batch) // shards) * shards
+      padded = batch + batch[-1:] * (rows - len(batch))  # padding rows: a copy of the last, then dropped
+      cond = np.zeros((rows, width), np.float32)
       for row, (i, start, *_) in enumerate(batch):
         piece = conditions[i][start:start + width]
         cond[row, :len(piece)] = piece
-      starts = np.array([start for _, start, *_ in batch], np.int32)
-      batch_keys = jnp.stack([keys[i] for i, *_ in batch])
-      batch_extras = {name: np.stack([values[i] for i, *_ in batch]) for name, values in extras.items()}
+      starts = np.array([start for _, start, *_ in padded], np.int32)
+      batch_keys = jnp.stack([keys[i] for i, *_ in padded])
+      batch_extras = {name: np.stack([values[i] for i, *_ in padded]) for name, values in extras.items()}
+      arguments = (cond, batch_keys, starts, batch_extras)
+      if devices:
+        arguments = devices.split_rows(arguments)
+      cond, batch_keys, starts, batch_extras = arguments
       out = np.asarray(sample(params, cond, schedule, batch_keys, starts, **batch_extras))
       for row, (i, start, _, left, right) in enumerate(batch):
         n = min(width, len(conditions[i]) - start)

@@ -84,8 +84,8 @@ def test_bandwidth_auto_finds_the_content_cutoff_and_gives_the_network_its_band(
                      ['--checkpoint', str(nuwave2_checkpoint), '--output', str(tmp_path / 'out'),
                       '--bandwidth', 'auto']) == 0
   out = capsys.readouterr().out
-  assert 'phone_in_cd.wav: 44100 Hz, content up to 4.05 kHz (detected)' in out
-  assert 'mp3like.wav: 48000 Hz, content up to 16 kHz (detected)' in out
+  assert 'phone_in_cd.wav  (44100 Hz, content up to 4.05 kHz (detected))' in out
+  assert 'mp3like.wav  (48000 Hz, content up to 16 kHz (detected))' in out
   assert 'full.wav -> ' in out and 'already full band at 48000 Hz: copied' in out
   for name in ('phone_in_cd', 'mp3like'):
     audio, rate = soundfile.read(tmp_path / 'out' / f'{name}.wav')
@@ -100,7 +100,7 @@ def test_bandwidth_auto_finds_the_content_cutoff_and_gives_the_network_its_band(
   np.testing.assert_array_equal(condition.signal, conditioning.band_limited(resampled, 8100)[0])
   assert sample.main([str(tmp_path / 'full.wav'), '--checkpoint', str(nuwave2_checkpoint), '--output',
                       str(tmp_path / 'forced'), '--bandwidth', '12000']) == 0
-  assert 'full.wav: 48000 Hz, band up to 12 kHz (--bandwidth)' in capsys.readouterr().out
+  assert 'full.wav  (48000 Hz, band up to 12 kHz (--bandwidth))' in capsys.readouterr().out
 
 
 @pytest.mark.parametrize('flag, message', [('abc', "--bandwidth 'abc': give 'auto' or a cutoff in Hz"),

@@ -24,6 +24,8 @@ FIXTURES = pathlib.Path(__file__).parent / 'fixtures' / 'saved_before_family_pac
 META = json.loads((FIXTURES / 'outputs.json').read_text())
 VARIANTS = sorted(META['variants'])
 CHECKPOINTS = sorted(p.name for p in FIXTURES.iterdir() if (p / 'config.json').is_file())
+# They were sampled on one device (batches of sample.batch_size chunks), as these samplers then ran.
+ONE_DEVICE = jax.devices()[:1]
 
 
 def cpu_isa() -> str:
@@ -61,7 +63,7 @@ def test_the_fixtures_cover_both_families_and_old_configs():
 def test_a_saved_checkpoint_upsamples_files_as_it_did(checkpoint, saved):
   name = checkpoint.removesuffix('_old_config')
   meta = META['variants'][name]
-  up = nuwave_jax.load(FIXTURES / checkpoint)
+  up = nuwave_jax.load(FIXTURES / checkpoint, devices=ONE_DEVICE)
   audio, rate, seed = saved[f'{name}/input'].T, meta['rate'], meta['seed']  # [T, C], as the API takes it
   assert_as_saved(up.upsample(audio, rate, seed=seed).T, saved[f'{name}/output'])
   assert_as_saved(up.upsample(audio, rate, seed=seed, keep_input_band=True).T, saved[f'{name}/output_keep_input_band'])
@@ -73,7 +75,7 @@ def test_a_saved_checkpoint_upsamples_files_as_it_did(checkpoint, saved):
 @pytest.mark.parametrize('checkpoint', CHECKPOINTS)
 def test_a_saved_checkpoint_scores_as_it_did(checkpoint, saved):
   name = checkpoint.removesuffix('_old_config')
-  up = nuwave_jax.load(FIXTURES / checkpoint)
+  up = nuwave_jax.load(FIXTURES / checkpoint, devices=ONE_DEVICE)
   reference = saved[f'{name}/evaluate_reference']
   rates = (8000, 24000) if up.input_rate_hz is None else (up.input_rate_hz,)
   for rate in rates:

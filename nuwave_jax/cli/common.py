@@ -8,18 +8,20 @@ import textwrap
 PROG = 'nuwave-jax'
 
 
-def parser(command: str, doc: str, description: str) -> argparse.ArgumentParser:
+def parser(command: str, doc: str, description: str, usage: str | None = None) -> argparse.ArgumentParser:
   """A parser whose --help is `description`, the flags and the usage example of the command's
-  docstring (its second paragraph), in 100 columns: one screen."""
+  docstring (its second paragraph), in 100 columns: one screen. usage: the usage line's arguments
+  (default: argparse's list of every flag)."""
   example = doc.strip().split('\n\n')[1]
   formatter = lambda prog: argparse.RawDescriptionHelpFormatter(prog, width=100, max_help_position=30)
   return argparse.ArgumentParser(prog=f'{PROG} {command}', description=textwrap.fill(description, 100),
-                                 epilog=f'example:\n{example}', formatter_class=formatter)
+                                 usage=usage and f'%(prog)s {usage}', epilog=f'example:\n{example}',
+                                 formatter_class=formatter)
 
 
 def add_overrides_help(p: argparse.ArgumentParser, example: str) -> None:
   p.add_argument('--config.GROUP.KEY', dest='_overrides_help', metavar='VALUE',
-                 help=f'override a config field, e.g. --config.{example}')
+                 help=f'a config field, e.g. --config.{example}')
 
 
 def parse(p: argparse.ArgumentParser, argv=None) -> tuple[argparse.Namespace, list[str]]:
@@ -63,21 +65,21 @@ def load_upsampler(checkpoint, use_ema: bool, overrides: list[str], schedule: st
 
 def add_multihost_flags(p: argparse.ArgumentParser) -> None:
   """The flags of a run of several processes (a TPU pod slice, several GPU hosts)."""
-  p.add_argument('--multihost', action='store_true',
-                 help='one process of a multi-host run, the cluster detected by jax.distributed')
-  p.add_argument('--coordinator-address', metavar='HOST:PORT', help="process 0's address")
+  p.add_argument('--multihost', action='store_true', help='one host of a multi-host run (cluster detected)')
+  p.add_argument('--coordinator-address', metavar='ADDR', help="process 0's HOST:PORT")
   p.add_argument('--num-processes', type=int, metavar='N', help='processes in the run')
   p.add_argument('--process-id', type=int, metavar='I', help='this process, 0 .. num-processes - 1')
 
 
-def initialize_multihost(args, config) -> None:
-  """jax.distributed for a run of several processes (add_multihost_flags), before any computation."""
+def initialize_multihost(args, heartbeat_timeout_seconds: int = 100) -> None:
+  """jax.distributed for a run of several processes (add_multihost_flags), before any computation. A
+  process that hears nothing from another for heartbeat_timeout_seconds stops the run."""
   if args.coordinator_address or args.multihost:
     import jax
     # CPU hosts need gloo for cross-process collectives; the option is ignored on GPU and TPU.
     jax.config.update('jax_cpu_collectives_implementation', 'gloo')
     jax.distributed.initialize(args.coordinator_address, args.num_processes, args.process_id,
-                               heartbeat_timeout_seconds=config.train.peer_timeout_seconds)
+                               heartbeat_timeout_seconds=heartbeat_timeout_seconds)
 
 
 def prepare_data_once(config):

@@ -48,7 +48,7 @@ def main(argv=None) -> int:
     params, _, _ = checkpoints.restore_params(args.teacher, use_ema=not args.no_ema)
   except (FileNotFoundError, ValueError) as error:
     return common.fail(error)
-  common.initialize_multihost(args, config)
+  common.initialize_multihost(args, config.train.peer_timeout_seconds)
   try:
     builder = common.prepare_data_once(config)
     train_data = lambda stage, start_step: pipeline.train_dataset(

@@ -44,6 +44,7 @@ def parser() -> argparse.ArgumentParser:
   p.add_argument('--seed', type=int, metavar='N', help='sampling seed (each file\'s also depends on its name)')
   p.add_argument('--no-ema', action='store_true', help='the raw instead of the EMA parameters')
   p.add_argument('--step', type=int, metavar='N', help="a training run's checkpoint of step N (default: the latest)")
+  common.add_multihost_flags(p)
   common.add_overrides_help(p, 'sample.batch_size=4 (defaults: the checkpoint\'s config.json)')
   return p
 
@@ -83,6 +84,7 @@ def _row(label: str, m: dict) -> str:
 
 def main(argv=None) -> int:
   args, overrides = common.parse(parser(), argv)
+  import jax
   from tqdm import tqdm
 
   from nuwave_jax import evaluation
@@ -91,6 +93,7 @@ def main(argv=None) -> int:
   try:
     if args.runs < 1:
       raise ValueError(f'--runs {args.runs}: must be at least 1')
+    common.initialize_multihost(args)
     upsampler = common.load_upsampler(args.checkpoint, not args.no_ema, flags + overrides, args.schedule,
                                       args.steps, args.step)
     rates = input_rates(args, upsampler)
@@ -103,30 +106,38 @@ def main(argv=None) -> int:
   except (FileNotFoundError, ValueError) as error:
     return common.fail(error)
   multiple, name = upsampler.trim_multiple, upsampler.family.title
+  process = (jax.process_index(), jax.process_count())
   lengths = [len(evaluation.prepare_reference(a, multiple)) for _, a in utterances]
-  total = args.runs * len(rates) * upsampler.count_chunks(lengths)
+  mine = evaluation.split(lengths, *process)
+  total = args.runs * len(rates) * upsampler.count_chunks([lengths[i] for i in mine])
+  hosts = f' on {process[1]} hosts, this one {len(mine)} utterances' if process[1] > 1 else ''
+  print(f'sampling on {upsampler.devices.describe()}{hosts}')
   results = {}
   with tqdm(total=total, unit='chunk', desc=f'{args.runs} runs x {len(rates)} rates', dynamic_ncols=True) as bar:
     for rate in rates:
       results[rate] = evaluation.evaluate(upsampler, utterances, args.runs, upsampler.config.sample.seed,
-                                          bar.update, args.keep_input_band, rate)
+                                          bar.update, args.keep_input_band, rate, process)
   report = {'checkpoint': str(args.checkpoint), 'step': args.step, 'data': args.data,
             'family': upsampler.config.model.name, 'utterances': len(utterances), 'runs': args.runs,
             'input': upsampler.family.input_baseline, 'not_scored': skipped,
             'sample': upsampler.config.sample.to_dict(),
             'per_rate': {str(rate): r.report for rate, r in results.items()}}
   output = pathlib.Path(args.output)
-  evaluation.write_report(report, output / 'report.json')
-  for rate, result in results.items():
-    for i in range(min(args.plots, len(utterances))):
-      signals = {'ground truth (48 kHz)': result.references[i],
-                 f'input ({rate} Hz, {upsampler.family.input_baseline})': result.conditions[i],
-                 f'{name} output': result.outputs[i]}
+  for rate, result in results.items():  # each host plots the first utterances it sampled
+    for row, i in enumerate(result.indices):
+      if i >= args.plots:
+        continue
+      signals = {'ground truth (48 kHz)': result.references[row],
+                 f'input ({rate} Hz, {upsampler.family.input_baseline})': result.conditions[row],
+                 f'{name} output': result.outputs[row]}
       if args.keep_input_band:
-        signals[f'{name} output, input band kept'] = result.outputs_keep_input_band[i]
+        signals[f'{name} output, input band kept'] = result.outputs_keep_input_band[row]
       stem = pathlib.Path(utterances[i][0]).stem
       evaluation.plot_spectrograms(output / 'spectrograms' / f'{i:03d}_{stem}_{rate}hz.png',
                                    f'{utterances[i][0]} ({rate} Hz input)', signals)
+  if process[0] != 0:
+    return 0
+  evaluation.write_report(report, output / 'report.json')
   print(f'{len(utterances)} utterances x {args.runs} runs, {len(rates)} input rate(s):')
   print('| | SNR (dB) | LSD | LSD-HF | LSD-LF |\n|---|---|---|---|---|')
   for rate, result in results.items():

@@ -35,7 +35,7 @@ def main(argv=None) -> int:
     training.check_workdir(config, args.workdir)
   except (FileNotFoundError, ValueError) as error:
     return common.fail(error)
-  common.initialize_multihost(args, config)
+  common.initialize_multihost(args, config.train.peer_timeout_seconds)
   try:
     builder = common.prepare_data_once(config)
     train_data = lambda start_step: pipeline.train_dataset(
