@@ -10,7 +10,8 @@
 2. Train step time (forward, backward, clip, Adam, EMA) for float32 and bfloat16 convolutions, plain
    and CPU kernels, with the achieved TFLOP/s.
 3. Sampling: the real-time factor of the 8-step sampler for each --seconds, with the kernels 'auto'
-   picks on this platform.
+   picks on this platform; then as `upsample` samples a corpus, chunk batches sharded over every
+   device (--chunks-per-device each per call), in audio-seconds per second.
 Prints one table headed by the device's name; exits 1 if an equality check fails. It needs JAX, Flax,
 Optax, orbax-checkpoint, ml_collections, soundfile and soxr, not TensorFlow (docs/performance.md says
 how to carry them to a machine without a package registry).
@@ -87,6 +88,7 @@ def main():
   parser.add_argument('--samples', type=int, default=32768, help='samples per training example')
   parser.add_argument('--seconds', type=float, nargs='+', default=[1.0, 10.0], help='audio to sample')
   parser.add_argument('--repeats', type=int, default=3)
+  parser.add_argument('--chunks-per-device', type=int, default=1, help='the sharded sampler\'s sample.batch_size')
   args = parser.parse_args()
   start = time.perf_counter()
   device = jax.devices()[0]
@@ -118,6 +120,13 @@ def main():
     samples = int(seconds * config.data.sample_rate_hz)
     elapsed = common.timed(common.sampler_runner(config, samples), repeats=args.repeats)
     print(f'| {seconds:g} s of audio | {elapsed:.3f} | {elapsed / seconds:.4f} |', flush=True)
+  print(f'\n| sampling sharded over {jax.local_device_count()} device(s), {len(config.sample.betas)} steps, '
+        f'{args.chunks_per_device} chunk(s) of {config.sample.chunk_seconds:g} s each per call | time (s) | '
+        'audio s per s |\n|---|---|---|')
+  for files in (1, 4):
+    audio_seconds, run = common.sharded_upsample_runner(config, files, args.chunks_per_device)
+    elapsed = common.timed(run, repeats=args.repeats)
+    print(f'| {files} call(s) | {elapsed:.3f} | {audio_seconds / elapsed:.2f} |', flush=True)
   print(f'\ntotal {time.perf_counter() - start:.0f} s')
   sys.exit(1 if failed else 0)
 

@@ -138,6 +138,23 @@ def sampler_runner(config, samples: int, rate_hz: int | None = None):
                                                       jnp.zeros(1, jnp.int32), **extras))
 
 
+def sharded_upsample_runner(config, calls: int, chunks_per_device: int = 1):
+  """(seconds of audio, a zero-argument function that upsamples it) with the sampler `upsample` runs:
+  chunk batches sharded over every local device, `chunks_per_device` chunks each per call, `calls`
+  calls' worth of random signals of one chunk each (whole noise blocks, no overlap to join)."""
+  import copy as copy_lib
+
+  from nuwave_jax import inference
+  config = copy_lib.deepcopy(config)
+  config.sample.batch_size = chunks_per_device
+  upsampler = inference.Upsampler(config, random_params(config))
+  chunk, _ = upsampler.chunk_samples()
+  count = calls * chunks_per_device * len(upsampler.devices)
+  audio = np.random.default_rng(0).uniform(-0.5, 0.5, (count, chunk)).astype(np.float32)
+  conditions = [upsampler.simulate(row[None], input_rate_hz(config)) for row in audio]
+  return count * chunk / config.data.sample_rate_hz, lambda: upsampler.sample(conditions, list(range(count)))
+
+
 def paper_checkpoint(family: str, directory) -> ml_collections.ConfigDict:
   """Saves the paper-size network of `family` ('nuwave': configs/nuwave_x2.py, 'nuwave2':
   configs/nuwave2.py) with random weights, as `convert` writes a checkpoint (speed and memory do not

@@ -7,7 +7,8 @@
 XLA's TPU compiler (libtpu) compiles, without a TPU, for a chip's devices
 (`jax.experimental.topologies`), and nothing runs. Per chip (nuwave_jax/chips.py), config and setting:
 - train: the sharded train step (forward, backward, Adam, EMA) at the setting's global batch;
-- sample: the jitted sampler on one device, for one batch of `config.sample` chunks;
+- sample: the jitted sampler for one call, `config.sample.batch_size` chunks per device sharded over
+  the chip's devices as `upsample` shards them (NU-Wave 2 also on --sampler-steps' grids);
 with the HBM one device needs (arguments + outputs - donated + temporaries + code) against its HBM,
 and per train step or per network evaluation of the sampler the FLOPs and HBM bytes one device
 moves, and the time bound max(FLOPs / peak bfloat16 rate, bytes / HBM bandwidth). XLA's cost
@@ -35,6 +36,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
+from jax.sharding import Mesh  # noqa: E402
 from jax.sharding import NamedSharding  # noqa: E402
 from jax.sharding import PartitionSpec as P  # noqa: E402
 from jax.sharding import SingleDeviceSharding  # noqa: E402
@@ -121,35 +123,42 @@ def extra_shapes(config) -> dict[str, tuple[int, ...]]:
   return {k: v.shape[1:] for k, v in family.simulate(config, np.zeros((1, 1024), np.float32), rate).extras.items()}
 
 
-def sampler_compiles(config, device):
-  """(the sampler for one batch of chunks, one network evaluation on it, steps, audio seconds)."""
+def sampler_compiles(config, devices):
+  """(the sampler for one call, its chunk batch sharded over `devices` as `upsample` shards it; one
+  network evaluation on one device's share; steps; audio seconds of the call)."""
   family = families.of(config)
   module = family.build_model(config)
   shapes = jax.eval_shape(lambda: family.init_params(module, jax.random.key(0)))
-  one = SingleDeviceSharding(device)
-  params = with_sharding(shapes, one)
-  upsampler = inference.Upsampler(config, shapes)
+  mesh = Mesh(np.asarray(devices), ('rows',))
+  replicated, split = NamedSharding(mesh, P()), NamedSharding(mesh, P('rows'))
+  one = SingleDeviceSharding(devices[0])
+  upsampler = inference.Upsampler(config, shapes)  # its sampler; its own devices are not used here
   chunk, _ = upsampler.chunk_samples()
-  rows = config.sample.batch_size
-  signal = jax.ShapeDtypeStruct((rows, chunk), jnp.float32, sharding=one)
-  keys = with_sharding(jax.eval_shape(lambda: jax.random.split(jax.random.key(0), rows)), one)
-  starts = jax.ShapeDtypeStruct((rows,), jnp.int32, sharding=one)
-  schedule = with_sharding(jax.eval_shape(lambda: upsampler.sampler.schedule), one)
-  level = jax.ShapeDtypeStruct((rows,), jnp.float32, sharding=one)
+  per_device = config.sample.batch_size
+  rows = per_device * len(devices)
+  extras = extra_shapes(config)
+  signal = jax.ShapeDtypeStruct((rows, chunk), jnp.float32, sharding=split)
+  keys = with_sharding(jax.eval_shape(lambda: jax.random.split(jax.random.key(0), rows)), split)
+  starts = jax.ShapeDtypeStruct((rows,), jnp.int32, sharding=split)
+  schedule = with_sharding(jax.eval_shape(lambda: upsampler.sampler.schedule), replicated)
+  sharded_extras = {k: jax.ShapeDtypeStruct((rows, *shape), jnp.float32, sharding=split) for k, shape in extras.items()}
+  sampler = upsampler.sampler.sample.lower(with_sharding(shapes, replicated), signal, schedule, keys, starts,
+                                           **sharded_extras).compile()
+  # One network evaluation on one device's rows: XLA counts the scan's body once, so its cost comes
+  # from a loop-free compile.
+  params, share = with_sharding(shapes, one), jax.ShapeDtypeStruct((per_device, chunk), jnp.float32, sharding=one)
+  level = jax.ShapeDtypeStruct((per_device,), jnp.float32, sharding=one)
   variables = lambda p: {'params': p}
-  extras = {k: jax.ShapeDtypeStruct((rows, *shape), jnp.float32, sharding=one)
-            for k, shape in extra_shapes(config).items()}
-  sampler = upsampler.sampler.sample.lower(params, signal, schedule, keys, starts, **extras).compile()
-  steps = upsampler.sampler.steps
   if extras:  # NU-Wave 2: the whole network at each step (its band features are a small part)
+    share_extras = [jax.ShapeDtypeStruct((per_device, *shape), jnp.float32, sharding=one) for shape in extras.values()]
     network = jax.jit(lambda p, y, c, b, level: module.apply(variables(p), y, c, b, level)).lower(
-        params, signal, signal, *extras.values(), level).compile()
+        params, share, share, *share_extras, level).compile()
   else:  # NU-Wave: the condition path runs once per call, each step only the rest
     features = with_sharding(jax.eval_shape(
-        lambda p, c: module.apply(variables(p), c, method='condition_features'), shapes, signal), one)
+        lambda p, c: module.apply(variables(p), c, method='condition_features'), shapes, share), one)
     network = jax.jit(lambda p, y, f, level: module.apply(variables(p), y, f, level, level, method='denoise')).lower(
-        params, signal, features, level).compile()
-  return sampler, network, steps, rows * chunk / config.data.sample_rate_hz
+        params, share, features, level).compile()
+  return sampler, network, upsampler.sampler.steps, rows * chunk / config.data.sample_rate_hz
 
 
 def bound_seconds(flops: float, bytes_accessed: float, chip: chips.Chip) -> float:
@@ -185,16 +194,23 @@ def measure_train(chip: chips.Chip, name: str, setting: str, devices, costs: dic
               bound_s=bound_seconds(flops, bytes_accessed, chip))
 
 
-def measure_sampler(chip: chips.Chip, name: str, devices) -> dict:
-  """The sampler's row (the config's float32 network, on the chip's first device)."""
+def measure_sampler(chip: chips.Chip, name: str, devices, steps: int | None = None) -> dict:
+  """The sampler's row (the config's float32 network, its chunk batch sharded over the chip's devices
+  as `upsample` shards it; steps: a uniform grid of this many, NU-Wave 2's --steps, else the config's):
+  HBM per device, one evaluation's FLOPs and bytes on one device, the time bound of a call and the
+  real-time factor that gives (audio-hours per hour of the chip)."""
   config, _ = configured(name, 'paper', chip)
-  sampler, network, steps, audio_s = sampler_compiles(config, devices[0])
+  if steps:
+    families.of(config).with_sampling_grid(config, config.diffusion.logsnr_min + np.arange(steps) * (
+        config.diffusion.logsnr_max - config.diffusion.logsnr_min) / steps)
+  sampler, network, steps, audio_s = sampler_compiles(config, devices)
   flops, bytes_accessed = cost(network)
   seconds = steps * bound_seconds(flops, bytes_accessed, chip)
-  return {'chip': chip.name, 'config': name, 'setting': 'paper', 'what': 'sample', 'hbm_chip_gib': chip.hbm_gib,
-          'batch': config.sample.batch_size, 'microbatches': None, 'dtype': config.model.dtype,
-          'hbm_gib': hbm_bytes(sampler) / GIB, 'flops': flops, 'bytes': bytes_accessed,
-          'bound_s': bound_seconds(flops, bytes_accessed, chip), 'steps': steps, 'realtime': audio_s / seconds}
+  return {'chip': chip.name, 'config': name, 'setting': f'{steps} steps', 'what': 'sample',
+          'hbm_chip_gib': chip.hbm_gib, 'batch': config.sample.batch_size, 'devices': len(devices),
+          'microbatches': None, 'dtype': config.model.dtype, 'hbm_gib': hbm_bytes(sampler) / GIB, 'flops': flops,
+          'bytes': bytes_accessed, 'bound_s': bound_seconds(flops, bytes_accessed, chip), 'steps': steps,
+          'audio_s': audio_s, 'realtime': audio_s / seconds}
 
 
 def step_cost(config, devices, costs: dict) -> tuple[float, float]:
@@ -217,7 +233,7 @@ def table(rows: list[dict]) -> str:
            '|---|---|---|---|---|---|---|---|---|']
   for r in rows:
     shape = f"{r['batch']} x {r['microbatches']}, {r['dtype']}" if r['what'] == 'train' else \
-        f"{r['batch']} chunk{'s' if r['batch'] > 1 else ''}, {r['dtype']}"
+        f"{r['batch']} chunk{'s' if r['batch'] > 1 else ''} per device, {r['dtype']}"
     if 'refused' in r:
       nearest = re.search(r'the nearest that fit are (\d+(?: or \d+)?)', r['refused'])
       lines.append(f"| {r['chip']} | {r['config']} | {r['setting']} | {shape} | train step | refused: the devices "
@@ -233,7 +249,8 @@ def table(rows: list[dict]) -> str:
       extra = f"{r['bound_s'] * 1e3:.0f} ms per step"
       what = 'train step'
     else:
-      extra = f"{r['bound_s'] * 1e3:.1f} ms per evaluation; at most {r['realtime']:.0f}x real time ({r['steps']} steps)"
+      extra = (f"{r['bound_s'] * 1e3:.1f} ms per evaluation; at most {r['realtime']:.0f}x real time "
+               f"({r['steps']} steps, {r.get('devices', 1)} device(s))")
       what = 'sampler'
     lines.append(f"| {r['chip']} | {r['config']} | {r['setting']} | {shape} | {what} | "
                  f"{r['hbm_gib']:.1f} of {r['hbm_chip_gib']:g}: {fits} | {r['flops'] / 1e9:,.0f} | "
@@ -246,8 +263,9 @@ def main(argv=None):
   parser.add_argument('--chips', nargs='+', default=['v5e-1', 'v6e-1', 'v5e-8', 'v4-8'], choices=sorted(chips.CHIPS))
   parser.add_argument('--configs', nargs='+', default=['nuwave_x3', 'nuwave2'], help='names in configs/')
   parser.add_argument('--settings', nargs='*', default=['paper', 'colab', 'mb4', 'bf16'])
-  parser.add_argument('--no-sampler', dest='sampler', action='store_false',
-                      help='only the train step (the sampler: on single-device chips)')
+  parser.add_argument('--no-sampler', dest='sampler', action='store_false', help='only the train step')
+  parser.add_argument('--sampler-steps', type=int, nargs='*', default=[],
+                      help="NU-Wave 2: also the sampler on a uniform grid of these many steps (the config's: always)")
   parser.add_argument('--json', help='also write the rows to this file')
   parser.add_argument('--table', nargs='+', metavar='JSON', help='only print the table of rows saved by --json')
   args = parser.parse_args(argv)
@@ -262,8 +280,10 @@ def main(argv=None):
     costs = {}
     for name in args.configs:
       jobs = [lambda s=s: measure_train(chip, name, s, devices, costs, rows) for s in args.settings]
-      if args.sampler and chip.devices == 1:  # sample.py runs on one device
+      if args.sampler:  # `upsample` shards its chunk batches over every device
         jobs.append(lambda: measure_sampler(chip, name, devices))
+        if name.startswith('nuwave2'):
+          jobs += [lambda n=n: measure_sampler(chip, name, devices, n) for n in args.sampler_steps]
       for job in jobs:
         rows.append(job())
         r = rows[-1]

@@ -34,8 +34,9 @@ def test_accelerator_check_runs_without_tensorflow_and_prints_one_table():
   assert out.startswith('device: cpu')
   assert out.count('| ok |') == 4 and 'FAILED' not in out
   for row in ('float32, plain kernels', 'float32, cpu kernels', 'bfloat16, plain kernels',
-              'bfloat16, cpu kernels', '0.1 s of audio'):
+              'bfloat16, cpu kernels', '0.1 s of audio', '1 call(s)', '4 call(s)'):
     assert f'| {row} |' in out
+  assert 'sampling sharded over' in out
 
 
 @pytest.fixture(scope='module')
