@@ -16,7 +16,10 @@ analysis counts a loop's body once, so costs come from loop-free compiles: the t
 microbatches for 2 rows per device, scaled to the step's rows, and one call of the network. Settings:
   paper: the config as it is;  colab: nuwave_jax.chips.train_overrides (what the notebook trains);
   mb4: 4 microbatches;  mb4-unrolled: the same, the accumulation unrolled as on a CPU;
-  bf16: bfloat16 convolutions;  b<N>: a global batch of N.
+  bf16: bfloat16 convolutions;  b<N>: a global batch of N;  distill: colab's batch and microbatches
+  for a first progressive-distillation stage's step (NU-Wave 2: the student's forward and backward,
+  two teacher forwards, the teacher's parameters beside);  finetune: the same for the 2-step sampler
+  unrolled against the audio (forward and backward through both steps).
 A setting the devices cannot split is a row saying why. --json writes the rows as they come (for
 tests, and to merge runs: --table A.json B.json prints them as one table).
 """
@@ -53,7 +56,7 @@ GIB = 2**30
 # XLA's refusal: 'the total memory required for HLO temporaries (45.17G) exceeds available HBM (15.75G)'.
 OUT_OF_HBM = re.compile(r'memory required for HLO temporaries \(([\d.]+)G\)')
 PROBE_ROWS = 2
-SETTINGS = ('paper', 'colab', 'mb4', 'mb4-unrolled', 'bf16')
+SETTINGS = ('paper', 'colab', 'mb4', 'mb4-unrolled', 'bf16', 'distill', 'finetune')
 
 
 def topology_devices(chip: chips.Chip) -> list:
@@ -73,7 +76,7 @@ def configured(name: str, setting: str, chip: chips.Chip) -> tuple[object, bool 
   config = configuration.load_config_file(os.path.join(REPO, 'configs', f'{name}.py'))
   config.model.kernels = 'plain'  # what 'auto' picks off the CPU
   unroll = None
-  if setting == 'colab':
+  if setting in ('colab', 'distill', 'finetune'):  # what fits the chip (the objective: `objective_of`)
     overrides = chips.train_overrides(config, chip.device_kind, chip.devices)
     configuration.apply_overrides(config, [f'{k}={v}' for k, v in overrides.items()])
   elif setting in ('mb4', 'mb4-unrolled'):
@@ -104,16 +107,37 @@ def cost(compiled) -> tuple[float, float]:
   return float(analysis.get('flops', 0.0)), float(analysis.get('bytes accessed', 0.0))
 
 
-def compile_train_step(config, devices, unroll=None):
+def objective_of(config, kind: str):
+  """(objective, teacher grid or None) of a step: 'train' (the family's own), 'distill' (a first
+  distillation stage: the student on half of config's grid, the teacher's parameters as constants) or
+  'finetune' (the 2-step sampler unrolled against the audio)."""
+  family = families.of(config)
+  module = family.build_model(config)
+  if kind == 'train':
+    return None, None
+  if kind == 'distill':
+    teacher_grid = family.sampling_grid(config)
+    family.with_sampling_grid(config, teacher_grid[::2])
+    return family.make_distillation_objective(config, module, teacher_grid), teacher_grid
+  family.with_sampling_grid(config, family.sampling_grid(config)[::4])
+  return family.make_finetune_objective(config, module, (512, 1024, 2048), 1.0), None
+
+
+def compile_train_step(config, devices, unroll=None, kind: str = 'train'):
+  config = copy.deepcopy(config)
   mesh = training.make_mesh(devices)
-  step = training.make_train_step(config, mesh, unroll_microbatches=unroll)
+  objective, teacher_grid = objective_of(config, kind)
+  step = training.make_train_step(config, mesh, unroll_microbatches=unroll, objective=objective,
+                                  with_constants=teacher_grid is not None)
   rows, time_samples = config.train.batch_size, config.data.segment_samples
   batch_sharding = NamedSharding(mesh, P(training.DATA_AXIS))
   batch = {'audio': jax.ShapeDtypeStruct((rows, time_samples), jnp.float32, sharding=batch_sharding),
            'condition': jax.ShapeDtypeStruct((rows, time_samples), jnp.float32, sharding=batch_sharding)}
   for name, shape in extra_shapes(config).items():  # NU-Wave 2's band mask
     batch[name] = jax.ShapeDtypeStruct((rows, *shape), jnp.float32, sharding=batch_sharding)
-  return step.lower(training.abstract_state(config, mesh), batch).compile()
+  state = training.abstract_state(config, mesh)
+  constants = (state.params,) if teacher_grid is not None else ()  # the teacher's parameters, replicated
+  return step.lower(state, batch, *constants).compile()
 
 
 def extra_shapes(config) -> dict[str, tuple[int, ...]]:
@@ -169,27 +193,29 @@ def measure_train(chip: chips.Chip, name: str, setting: str, devices, costs: dic
   """The train step's row for one chip, config and setting (a setting that comes to a batch,
   microbatches and dtype already in `done` is that row again)."""
   config, unroll = configured(name, setting, chip)
+  kind = setting if setting in ('distill', 'finetune') else 'train'
   for row in done:
     if (row['what'], row['chip'], row['config'], row['batch'], row['microbatches'], row['dtype'],
-        row.get('unrolled')) == ('train', chip.name, name, config.train.batch_size, config.train.microbatches,
-                                 config.model.dtype, unroll):
+        row.get('unrolled'), row.get('objective', 'train')) == ('train', chip.name, name, config.train.batch_size,
+                                                               config.train.microbatches, config.model.dtype, unroll,
+                                                               kind):
       return dict(row, setting=setting)
   row = {'chip': chip.name, 'config': name, 'setting': setting, 'what': 'train', 'hbm_chip_gib': chip.hbm_gib,
          'batch': config.train.batch_size, 'microbatches': config.train.microbatches, 'dtype': config.model.dtype,
-         'unrolled': unroll}
+         'unrolled': unroll, 'objective': kind}
   try:
     training.check_batch_fits(config.train.batch_size, config.train.microbatches, len(devices))
   except ValueError as error:
     return dict(row, refused=str(error))
   try:
-    compiled = compile_train_step(config, devices, unroll)
+    compiled = compile_train_step(config, devices, unroll, kind)
   except jax.errors.JaxRuntimeError as error:
     need = OUT_OF_HBM.search(str(error))
     if not need:
       raise
     # XLA stops at the first allocation that cannot fit: its temporaries alone exceed the HBM.
     return dict(row, hbm_gib=float(need.group(1)), over=True)
-  flops, bytes_accessed = step_cost(config, devices, costs)
+  flops, bytes_accessed = step_cost(config, devices, costs, kind)
   return dict(row, hbm_gib=hbm_bytes(compiled) / GIB, flops=flops, bytes=bytes_accessed,
               bound_s=bound_seconds(flops, bytes_accessed, chip))
 
@@ -213,16 +239,16 @@ def measure_sampler(chip: chips.Chip, name: str, devices, steps: int | None = No
           'audio_s': audio_s, 'realtime': audio_s / seconds}
 
 
-def step_cost(config, devices, costs: dict) -> tuple[float, float]:
+def step_cost(config, devices, costs: dict, kind: str = 'train') -> tuple[float, float]:
   """(FLOPs, bytes) of one device's train step, from a loop-free compile (no microbatches) of
   PROBE_ROWS rows per device, scaled to the step's rows per device: activations are linear in the
   rows, and the optimizer's share (a few reads and writes of ~1 M parameters) is under 0.1% of
   either count. A lower bound: a step near its HBM limit also recomputes activations it cannot keep."""
-  key = (config.model.name, config.data.segment_samples, config.model.dtype)
+  key = (config.model.name, config.data.segment_samples, config.model.dtype, kind)
   if key not in costs:
     probe = copy.deepcopy(config)
     probe.train.batch_size, probe.train.microbatches = PROBE_ROWS * len(devices), 1
-    costs[key] = cost(compile_train_step(probe, devices))
+    costs[key] = cost(compile_train_step(probe, devices, kind=kind))
   scale = config.train.batch_size / len(devices) / PROBE_ROWS
   return costs[key][0] * scale, costs[key][1] * scale
 

@@ -30,11 +30,12 @@ from nuwave_jax.data import audio as audio_io
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
-def run_upsample(checkpoint, inputs, output, cache) -> float:
+def run_upsample(checkpoint, inputs, output, cache, *flags) -> float:
+  """Seconds of one `nuwave-jax upsample` process (outputs redone: --overwrite)."""
   env = dict(os.environ, NUWAVE_JAX_CACHE_DIR=str(cache), TF_CPP_MIN_LOG_LEVEL='3')
   start = time.perf_counter()
   subprocess.run([sys.executable, '-m', 'nuwave_jax', 'upsample', '--checkpoint', str(checkpoint), *map(str, inputs),
-                  '--output', str(output)], cwd=REPO, env=env, check=True, capture_output=True)
+                  '--output', str(output), '--overwrite', *flags], cwd=REPO, env=env, check=True, capture_output=True)
   return time.perf_counter() - start
 
 
