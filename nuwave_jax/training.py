@@ -421,7 +421,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir,
           values['learning_rate'] = float(lr(pending[0] - 1)) if callable(lr) else lr
           timer_step, timer = pending[0], now
           writer.scalars(pending[0], values)
-          progress.set_postfix(loss=f"{values['loss']:.3f}", steps_s=f"{values['steps_per_sec']:.2f}")
+          progress.set_postfix(loss=f"{values['loss']:.4g}", steps_s=f"{values['steps_per_sec']:.2f}")
       pending = (step, step_metrics)
       progress.update(1)
       stop = preemption.should_stop(step)

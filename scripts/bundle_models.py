@@ -52,8 +52,11 @@ def check(upsampler, data) -> dict:
   return {'data': str(data), 'limit': CHECK['limit'], 'seed': CHECK['seed'], 'per_rate': per_rate}
 
 
-def bundle(name: str, checkpoint, report, summary: str, recipe: str, data) -> None:
+def bundle(name: str, checkpoint, report, summary: str, recipe: str, data, teacher: str | None = None) -> None:
   params, config, _ = checkpoints.restore_params(checkpoint)
+  config.data.dir, config.data.tfds_data_dir = '', ''  # where it was trained: nothing a user has
+  if 'distill' in config:
+    config.distill.teacher = teacher
   upsampler = inference.Upsampler(config, params, devices=jax.devices()[:1])
   card = {'summary': summary, 'parameters': sum(x.size for x in jax.tree.leaves(params)),
           'steps': upsampler.sampler.steps, 'data': DATA, 'licence': LICENCE, 'recipe': recipe,
@@ -75,7 +78,7 @@ def main():
          'configs/nuwave2_small_long.py (docs/models.md)', args.data)
   bundle('nuwave2-small-2step', args.student, args.student_report,
          'nuwave2-small distilled to 2 steps (progressive distillation, then a fine-tune against the audio)',
-         'configs/nuwave2_distill.py with nuwave2-small as the teacher (docs/models.md)', args.data)
+         'configs/nuwave2_distill.py with nuwave2-small as the teacher (docs/models.md)', args.data, 'nuwave2-small')
 
 
 if __name__ == '__main__':

@@ -76,19 +76,24 @@ SPEECH_CLIPS = {'train': 734, 'eval': 90}  # what scripts/fetch_speech.sh lays o
 
 @pytest.fixture(scope='package')  # once for the tests/ package: the whole run
 def real_speech():
-  """Real recorded speech (44.1 kHz Ogg), fetched once into .cache/speech by scripts/fetch_speech.sh."""
+  """Real recorded speech (44.1 kHz Ogg), fetched once into .cache/speech by scripts/fetch_speech.sh
+  (under a lock: the test processes of `pytest -n` share it)."""
+  import fcntl
   import shutil
   import subprocess
   dest = REPO / '.cache' / 'speech'
   counts = lambda: {split: len(list((dest / split).glob('*.ogg'))) for split in SPEECH_CLIPS}
-  if counts() != SPEECH_CLIPS:
-    if shutil.which('apt-get') is None:
-      pytest.skip('scripts/fetch_speech.sh needs apt-get (Debian or Ubuntu), which this machine lacks')
-    result = subprocess.run(['bash', str(REPO / 'scripts' / 'fetch_speech.sh'), str(dest)],
-                            capture_output=True, text=True, timeout=900)
-    if result.returncode != 0:
-      pytest.skip(f'apt-get could not download the speech package: {result.stderr.strip()[-500:]}')
-    assert counts() == SPEECH_CLIPS, result.stdout
+  dest.parent.mkdir(exist_ok=True)
+  with open(dest.parent / 'speech.lock', 'w') as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    if counts() != SPEECH_CLIPS:
+      if shutil.which('apt-get') is None:
+        pytest.skip('scripts/fetch_speech.sh needs apt-get (Debian or Ubuntu), which this machine lacks')
+      result = subprocess.run(['bash', str(REPO / 'scripts' / 'fetch_speech.sh'), str(dest)],
+                              capture_output=True, text=True, timeout=900)
+      if result.returncode != 0:
+        pytest.skip(f'apt-get could not download the speech package: {result.stderr.strip()[-500:]}')
+      assert counts() == SPEECH_CLIPS, result.stdout
   return dest
 
 

@@ -64,7 +64,7 @@ def test_colab_notebook_trains_resumes_and_upsamples(tmp_path):
   assert prepared.datasets_under(local) and prepared.datasets_under(on_drive)
   assert 'can be deleted' in output
   assert sorted(p.name for p in (workdir / 'checkpoints').iterdir()) == ['4']
-  assert '8 utterances x 1 runs, x3' in output and (workdir / 'report' / 'report.json').is_file()
+  assert '8 utterances x 1 runs, 1 input rate(s)' in output and (workdir / 'report' / 'report.json').is_file()
   assert len(list((workdir / 'report' / 'spectrograms').glob('*.png'))) == 2
   upsampled = sorted((workdir / 'upsampled').glob('*.wav'))
   assert [p.name for p in upsampled] == ['p360_001_mic1.wav', 'p360_002_mic1.wav']

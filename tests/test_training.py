@@ -162,9 +162,22 @@ def test_cosine_lr_decay_follows_the_closed_form(tiny_config):
     steps.append(-float(updates['w'][0]))  # Adam on a constant gradient: lr_k * sign(g)
   expected = [3e-5 * 0.5 * (1 + np.cos(np.pi * min(k, 4) / 4)) for k in range(5)]
   np.testing.assert_allclose(steps, expected, rtol=1e-4, atol=1e-12)
-  tiny_config.train.lr_decay = 'linear'
-  with pytest.raises(ValueError, match="unknown train.lr_decay 'linear'"):
+  tiny_config.train.lr_decay = 'step'
+  with pytest.raises(ValueError, match="unknown train.lr_decay 'step'"):
     training.make_optimizer(tiny_config)
+
+
+def test_linear_lr_decay_reaches_zero_at_the_last_step(tiny_config):
+  tiny_config.train.lr_decay = 'linear'
+  tiny_config.train.num_steps = 4
+  tx = training.make_optimizer(tiny_config)
+  params, grads = {'w': jnp.zeros(1)}, {'w': jnp.array([0.1])}
+  state, steps = tx.init(params), []
+  for _ in range(5):
+    updates, state = tx.update(grads, state, params)
+    steps.append(-float(updates['w'][0]))
+  expected = [3e-5 * (1 - min(k, 4) / 4) for k in range(5)]
+  np.testing.assert_allclose(steps, expected, rtol=1e-4, atol=1e-12)
 
 
 def test_ema_styles():

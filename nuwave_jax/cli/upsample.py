@@ -170,7 +170,7 @@ def main(argv=None) -> int:
   where = f'; shard {index} of {count}: {len(mine)} of {len(jobs)} files' if count > 1 else ''
   print(f'sampling on {upsampler.devices.describe()}, {upsampler.config.sample.batch_size} chunk(s) each per call'
         f'{where}')
-  for error in errors:
+  for error in errors if index == 0 else ():  # inputs with no output of their own: reported once
     run.on_message(f'error: {error}', True)
     run.summary.failed += 1
   simulated = [job for job in mine if args.simulate is not None
