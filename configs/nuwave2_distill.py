@@ -3,8 +3,8 @@
 
 Run (the teacher: a training workdir or a converted checkpoint; its config gives the network, the
 diffusion, the data and the sampler's options, this file the optimisation):
-  nuwave-jax distill --teacher runs/nuwave2_small_long --config configs/nuwave2_distill.py \
-      --workdir runs/nuwave2_small_2step --config.data.dir=data/speech
+  nuwave-jax distill --teacher runs/nuwave2_small_long --teacher-step 5000 \
+      --config configs/nuwave2_distill.py --workdir runs/nuwave2_small_2step --config.data.dir=data/speech
 Cost on our 2-core benchmark machine with the bundled nuwave2-small as the teacher: docs/models.md.
 What it reaches (the 2-step student beside its 8-step teacher and the teacher on a plain 2-step grid):
 docs/results.md. The recipe of Salimans & Ho (CIFAR: 50 k steps per halving at batch 128, Adam 5e-5

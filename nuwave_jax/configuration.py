@@ -200,8 +200,8 @@ def load_saved_config(directory: str | pathlib.Path) -> ml_collections.ConfigDic
   missing = [group for group in GROUPS if group not in config]
   if missing:
     raise ValueError(f'{path}: not a saved config (no {", ".join(missing)} group)')
-  if 'name' not in config.model:  # the first checkpoints were NU-Wave's, made before the field
-    config.model.name = 'nuwave'
+  if 'name' not in config.model:
+    config.model.name = families.UNNAMED
   if config.model.name not in families.PACKAGES:
     raise ValueError(f'{path}: model.name {config.model.name!r} is not one of {tuple(families.PACKAGES)}')
   families.of(config).upgrade_saved_config(config)

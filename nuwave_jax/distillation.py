@@ -38,9 +38,11 @@ TEACHER_EVALS = 'teacher_evals.json'
 
 
 def merge_config(teacher_config: ml_collections.ConfigDict, distill_config: ml_collections.ConfigDict,
-                 teacher_dir, overrides: list[str] = ()) -> ml_collections.ConfigDict:
+                 teacher_dir, overrides: list[str] = (), teacher_step: int | None = None
+                 ) -> ml_collections.ConfigDict:
   """The teacher's config with the distill config's train and distill groups, the overrides applied
-  and config.distill.teacher naming the teacher; checked (a ValueError names any problem)."""
+  and config.distill.teacher (and teacher_step, None: its latest) naming the teacher; checked (a
+  ValueError names any problem)."""
   missing = [group for group in ('train', 'distill') if group not in distill_config]
   if missing:
     raise ValueError(f'the distill config has no {", ".join(missing)} group')
@@ -49,6 +51,7 @@ def merge_config(teacher_config: ml_collections.ConfigDict, distill_config: ml_c
   config.distill = ml_collections.ConfigDict(distill_config.distill.to_dict())
   configuration.apply_overrides(config, list(overrides), fixed_groups=('model', 'diffusion', 'sample'))
   config.distill.teacher = str(pathlib.Path(teacher_dir))
+  config.distill.teacher_step = teacher_step
   configuration.check_config(config)
   check_distill_group(config)
   return config
@@ -188,8 +191,10 @@ def check_teacher(config, workdir: pathlib.Path) -> None:
   """Refuses a workdir whose stages were distilled from another teacher or model."""
   for stage_dir in sorted(workdir.glob('*/' + configuration.CONFIG_FILENAME)):
     saved = configuration.load_saved_config(stage_dir.parent)
-    teacher = saved.get('distill', {}).get('teacher')
-    if teacher is not None and pathlib.Path(teacher).resolve() != pathlib.Path(config.distill.teacher).resolve():
-      raise ValueError(f'{workdir} holds a distillation of {teacher}, not of {config.distill.teacher}: '
-                       'use a new --workdir')
+    teacher, step = saved.get('distill', {}).get('teacher'), saved.get('distill', {}).get('teacher_step')
+    if teacher is not None and (pathlib.Path(teacher).resolve() != pathlib.Path(config.distill.teacher).resolve()
+                                or step != config.distill.get('teacher_step')):
+      at = lambda directory, n: directory if n is None else f'{directory} (step {n})'
+      raise ValueError(f'{workdir} holds a distillation of {at(teacher, step)}, not of '
+                       f'{at(config.distill.teacher, config.distill.get("teacher_step"))}: use a new --workdir')
     configuration.check_same_architecture(saved, config, str(stage_dir.parent))

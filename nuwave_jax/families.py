@@ -19,6 +19,7 @@ import numpy as np
 
 # config.model.name -> the package whose FAMILY implements it. Imported on first use.
 PACKAGES = {'nuwave': 'nuwave_jax.nuwave', 'nuwave2': 'nuwave_jax.nuwave2'}
+UNNAMED = 'nuwave'  # the family of checkpoints saved before config.model.name existed
 
 
 class InputError(ValueError):

@@ -1,7 +1,8 @@
 """Writes the bundled models (nuwave_jax/models/) from a trained teacher and its distilled student.
 
-  python scripts/bundle_models.py --teacher runs/nuwave2_small_long --student runs/nuwave2_small_2step/student \
-      --teacher-report runs/reports/teacher/report.json --student-report runs/reports/student/report.json
+  python scripts/bundle_models.py --teacher runs/nuwave2_small_long --teacher-step 5000 \
+      --student runs/nuwave2_small_2step/student --teacher-report runs/reports/teacher/report.json \
+      --student-report runs/reports/student/report.json
 
 Each model's folder gets its config, its parameters (the teacher's EMA, the student's) and its card:
 what it is, its data and licence, and the numbers its reports measured on the whole eval split; and a
@@ -52,11 +53,12 @@ def check(upsampler, data) -> dict:
   return {'data': str(data), 'limit': CHECK['limit'], 'seed': CHECK['seed'], 'per_rate': per_rate}
 
 
-def bundle(name: str, checkpoint, report, summary: str, recipe: str, data, teacher: str | None = None) -> None:
-  params, config, _ = checkpoints.restore_params(checkpoint)
+def bundle(name: str, checkpoint, report, summary: str, recipe: str, data, teacher: str | None = None,
+           step: int | None = None) -> None:
+  params, config, _ = checkpoints.restore_params(checkpoint, step=step)
   config.data.dir, config.data.tfds_data_dir = '', ''  # where it was trained: nothing a user has
   if 'distill' in config:
-    config.distill.teacher = teacher
+    config.distill.teacher, config.distill.teacher_step = teacher, None  # the bundled teacher itself
   upsampler = inference.Upsampler(config, params, devices=jax.devices()[:1])
   card = {'summary': summary, 'parameters': sum(x.size for x in jax.tree.leaves(params)),
           'steps': upsampler.sampler.steps, 'data': DATA, 'licence': LICENCE, 'recipe': recipe,
@@ -68,6 +70,7 @@ def bundle(name: str, checkpoint, report, summary: str, recipe: str, data, teach
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
   parser.add_argument('--teacher', required=True)
+  parser.add_argument('--teacher-step', type=int, help="the teacher's checkpoint of this step (default: its newest)")
   parser.add_argument('--student', required=True)
   parser.add_argument('--teacher-report', required=True)
   parser.add_argument('--student-report', required=True)
@@ -75,7 +78,8 @@ def main():
   args = parser.parse_args()
   bundle('nuwave2-small', args.teacher, args.teacher_report,
          'a small NU-Wave 2 (any input rate from 6 kHz) trained on a CPU, 8 DDIM steps',
-         'configs/nuwave2_small_long.py (docs/models.md)', args.data)
+         'configs/nuwave2_small_long.py, its checkpoint of step 5000 (docs/models.md)', args.data,
+         step=args.teacher_step)
   bundle('nuwave2-small-2step', args.student, args.student_report,
          'nuwave2-small distilled to 2 steps (progressive distillation, then a fine-tune against the audio)',
          'configs/nuwave2_distill.py with nuwave2-small as the teacher (docs/models.md)', args.data, 'nuwave2-small')

@@ -177,6 +177,7 @@ def test_stages_hand_over_and_a_run_stopped_mid_stage_resumes_to_the_same_studen
     ('missing', [], '--teacher'),
     ('nuwave2_tiny', ['--config.distill.steps=3'], 'cannot be halved down to distill.steps = 3'),
     ('nuwave2_tiny', ['--config.model.residual_channels=4'], 'model.residual_channels is fixed by the checkpoint'),
+    ('nuwave2_tiny', ['--teacher-step', '99'], 'holds no checkpoint of step 99'),
 ])
 def test_the_command_refuses_what_it_cannot_distill_before_writing(teacher, flags, message, tmp_path, capsys):
   workdir = tmp_path / 'w'
@@ -193,4 +194,8 @@ def test_a_workdir_of_another_teacher_is_refused(tmp_path):
   other.distill.teacher = str(pathlib.Path('/elsewhere'))
   configuration.save_config(tmp_path / 'w' / 'distill_4steps', other)
   with pytest.raises(ValueError, match='holds a distillation of /elsewhere'):
+    distillation.check_teacher(config, tmp_path / 'w')
+  other.distill.teacher, other.distill.teacher_step = config.distill.teacher, 500
+  configuration.save_config(tmp_path / 'w' / 'distill_4steps', other)
+  with pytest.raises(ValueError, match=r'\(step 500\), not of'):
     distillation.check_teacher(config, tmp_path / 'w')

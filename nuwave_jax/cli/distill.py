@@ -1,6 +1,6 @@
 r"""nuwave-jax distill: a few-step student of a checkpoint, by progressive distillation (NU-Wave 2).
 
-  nuwave-jax distill --teacher runs/nuwave2_small_long --config configs/nuwave2_distill.py \
+  nuwave-jax distill --teacher runs/nuwave2_small_long --teacher-step 5000 --config configs/nuwave2_distill.py \
       --workdir runs/nuwave2_small_2step --config.data.dir=data/speech
 
 The teacher's grid of steps is halved, stage by stage, down to the config's distill.steps, each stage
@@ -23,6 +23,7 @@ def parser() -> argparse.ArgumentParser:
   p.add_argument('--teacher', required=True, metavar='DIR', help='a training workdir or a converted checkpoint')
   p.add_argument('--config', required=True, metavar='FILE', help='a distill config, e.g. configs/nuwave2_distill.py')
   p.add_argument('--workdir', required=True, help='the stages, their checkpoints and logs, and the student')
+  p.add_argument('--teacher-step', type=int, metavar='N', help="the teacher's checkpoint of step N (default: newest)")
   p.add_argument('--no-ema', action='store_true', help="the teacher's raw instead of its EMA parameters")
   common.add_multihost_flags(p)
   common.add_overrides_help(p, 'data.dir=data/speech (data: the teacher\'s by default)')
@@ -42,10 +43,10 @@ def main(argv=None) -> int:
       raise FileNotFoundError(f'--teacher {args.teacher}: no such checkpoint directory')
     teacher_config = configuration.load_saved_config(args.teacher)
     config = distillation.merge_config(teacher_config, configuration.load_config_file(args.config), args.teacher,
-                                       overrides)
+                                       overrides, args.teacher_step)
     distillation.plan(config)  # the family and the grid can be distilled: checked before anything is written
     distillation.check_teacher(config, pathlib.Path(args.workdir))
-    params, _, _ = checkpoints.restore_params(args.teacher, use_ema=not args.no_ema)
+    params, _, _ = checkpoints.restore_params(args.teacher, use_ema=not args.no_ema, step=args.teacher_step)
   except (FileNotFoundError, ValueError) as error:
     return common.fail(error)
   common.initialize_multihost(args, config.train.peer_timeout_seconds)
