@@ -38,7 +38,7 @@ def get_config():
   config.distill.stage_steps = 1000          # optimizer steps per halving
   # The fine-tune of the final sampler, unrolled from noise to its output, against the audio:
   # multi-resolution log-power L1 (these FFT sizes, hop a quarter) + this weight x waveform L1.
-  config.distill.finetune_steps = 500        # 0: none
+  config.distill.finetune_steps = 150        # 0: none
   config.distill.finetune_learning_rate = 1e-4
   config.distill.finetune_n_ffts = (512, 1024, 2048)
   config.distill.finetune_waveform_weight = 1.0
