@@ -191,10 +191,11 @@ def check_teacher(config, workdir: pathlib.Path) -> None:
   """Refuses a workdir whose stages were distilled from another teacher or model."""
   for stage_dir in sorted(workdir.glob('*/' + configuration.CONFIG_FILENAME)):
     saved = configuration.load_saved_config(stage_dir.parent)
-    teacher, step = saved.get('distill', {}).get('teacher'), saved.get('distill', {}).get('teacher_step')
-    if teacher is not None and (pathlib.Path(teacher).resolve() != pathlib.Path(config.distill.teacher).resolve()
-                                or step != config.distill.get('teacher_step')):
+    done, wanted = saved.get('distill', {}), config.distill
+    teacher, step = done.get('teacher'), done.get('teacher_step')
+    if teacher is not None and (pathlib.Path(teacher).resolve() != pathlib.Path(wanted.teacher).resolve()
+                                or step != wanted.get('teacher_step')):
       at = lambda directory, n: directory if n is None else f'{directory} (step {n})'
       raise ValueError(f'{workdir} holds a distillation of {at(teacher, step)}, not of '
-                       f'{at(config.distill.teacher, config.distill.get("teacher_step"))}: use a new --workdir')
+                       f'{at(wanted.teacher, wanted.get("teacher_step"))}: use a new --workdir')
     configuration.check_same_architecture(saved, config, str(stage_dir.parent))

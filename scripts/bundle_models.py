@@ -55,13 +55,15 @@ def check(upsampler, data) -> dict:
 
 def bundle(name: str, checkpoint, report, summary: str, recipe: str, data, teacher: str | None = None,
            step: int | None = None) -> None:
-  params, config, _ = checkpoints.restore_params(checkpoint, step=step)
+  """nuwave_jax/models/NAME from a checkpoint (of `step`, default its newest); `{step}` in the recipe
+  becomes the step restored."""
+  params, config, step = checkpoints.restore_params(checkpoint, step=step)
   config.data.dir, config.data.tfds_data_dir = '', ''  # where it was trained: nothing a user has
   if 'distill' in config:
     config.distill.teacher, config.distill.teacher_step = teacher, None  # the bundled teacher itself
   upsampler = inference.Upsampler(config, params, devices=jax.devices()[:1])
   card = {'summary': summary, 'parameters': sum(x.size for x in jax.tree.leaves(params)),
-          'steps': upsampler.sampler.steps, 'data': DATA, 'licence': LICENCE, 'recipe': recipe,
+          'steps': upsampler.sampler.steps, 'data': DATA, 'licence': LICENCE, 'recipe': recipe.format(step=step),
           'measured': measured(report), 'check': check(upsampler, data)}
   models.save(models.HERE / name, config, jax.tree.map(lambda x: jax.device_get(x), params), card)
   print(f'wrote {models.HERE / name}: {card["parameters"]:,} parameters, {card["steps"]} steps')
@@ -78,7 +80,7 @@ def main():
   args = parser.parse_args()
   bundle('nuwave2-small', args.teacher, args.teacher_report,
          'a small NU-Wave 2 (any input rate from 6 kHz) trained on a CPU, 8 DDIM steps',
-         'configs/nuwave2_small_long.py, its checkpoint of step 5000 (docs/models.md)', args.data,
+         'configs/nuwave2_small_long.py, its checkpoint of step {step} (docs/models.md)', args.data,
          step=args.teacher_step)
   bundle('nuwave2-small-2step', args.student, args.student_report,
          'nuwave2-small distilled to 2 steps (progressive distillation, then a fine-tune against the audio)',

@@ -151,17 +151,23 @@ def test_optimizer_is_clipped_adam_with_the_papers_hyperparameters(tiny_config):
   assert tiny_config.train.adam_b1 == 0.5 and tiny_config.train.adam_eps == 1e-9
 
 
-def test_cosine_lr_decay_follows_the_closed_form(tiny_config):
-  tiny_config.train.lr_decay = 'cosine'
-  tiny_config.train.num_steps = 4
-  tx = training.make_optimizer(tiny_config)
-  params, grads = {'w': jnp.zeros(1)}, {'w': jnp.array([0.1])}  # not clipped
+def _first_five_steps(config) -> list[float]:
+  """The sizes of the optimizer's first 5 updates of a run of 4 steps: Adam on a constant gradient
+  (not clipped) moves by lr_k * sign(g), so these are the learning rates."""
+  config.train.num_steps = 4
+  tx = training.make_optimizer(config)
+  params, grads = {'w': jnp.zeros(1)}, {'w': jnp.array([0.1])}
   state, steps = tx.init(params), []
   for _ in range(5):
     updates, state = tx.update(grads, state, params)
-    steps.append(-float(updates['w'][0]))  # Adam on a constant gradient: lr_k * sign(g)
+    steps.append(-float(updates['w'][0]))
+  return steps
+
+
+def test_cosine_lr_decay_follows_the_closed_form(tiny_config):
+  tiny_config.train.lr_decay = 'cosine'
   expected = [3e-5 * 0.5 * (1 + np.cos(np.pi * min(k, 4) / 4)) for k in range(5)]
-  np.testing.assert_allclose(steps, expected, rtol=1e-4, atol=1e-12)
+  np.testing.assert_allclose(_first_five_steps(tiny_config), expected, rtol=1e-4, atol=1e-12)
   tiny_config.train.lr_decay = 'step'
   with pytest.raises(ValueError, match="unknown train.lr_decay 'step'"):
     training.make_optimizer(tiny_config)
@@ -169,15 +175,8 @@ def test_cosine_lr_decay_follows_the_closed_form(tiny_config):
 
 def test_linear_lr_decay_reaches_zero_at_the_last_step(tiny_config):
   tiny_config.train.lr_decay = 'linear'
-  tiny_config.train.num_steps = 4
-  tx = training.make_optimizer(tiny_config)
-  params, grads = {'w': jnp.zeros(1)}, {'w': jnp.array([0.1])}
-  state, steps = tx.init(params), []
-  for _ in range(5):
-    updates, state = tx.update(grads, state, params)
-    steps.append(-float(updates['w'][0]))
   expected = [3e-5 * (1 - min(k, 4) / 4) for k in range(5)]
-  np.testing.assert_allclose(steps, expected, rtol=1e-4, atol=1e-12)
+  np.testing.assert_allclose(_first_five_steps(tiny_config), expected, rtol=1e-4, atol=1e-12)
 
 
 def test_ema_styles():
